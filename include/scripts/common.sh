@@ -1,0 +1,56 @@
+# Sourced by every service script: settings from the one config module, paths, helpers.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PYTHON_BOOT="${LAMBDA_PYTHON:-python3}"
+eval "$("$PYTHON_BOOT" "$REPO/spark_apps/telemetry/config.py" shell)"
+VENV_SPARK="$LAMBDA_HOME/venv/spark"
+VENV_AIRFLOW="$LAMBDA_HOME/venv/airflow"
+LOG_DIR="$LAMBDA_HOME/logs"
+RUN_DIR="$LAMBDA_HOME/run"
+mkdir -p "$LOG_DIR" "$RUN_DIR"
+export PYTHONPATH="$REPO/spark_apps:$REPO/include${PYTHONPATH:+:$PYTHONPATH}"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# pid_alive NAME: the process recorded in $RUN_DIR/NAME.pid is running.
+pid_alive() {
+  local f="$RUN_DIR/$1.pid"
+  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+# stop_pid NAME [SECONDS]: SIGTERM the recorded process group, SIGKILL after the grace period.
+stop_pid() {
+  local name="$1" grace="${2:-30}" f="$RUN_DIR/$1.pid" pid i
+  if ! pid_alive "$name"; then rm -f "$f"; return 0; fi
+  pid="$(cat "$f")"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 2; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name did not stop in ${grace}s, killing it"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+# start_bg NAME LOGFILE CMD...: run CMD in its own process group, record its pid.
+start_bg() {
+  local name="$1" logfile="$2"; shift 2
+  setsid "$@" >>"$logfile" 2>&1 < /dev/null &
+  echo $! > "$RUN_DIR/$name.pid"
+}
+
+# wait_port HOST PORT SECONDS NAME
+wait_port() {
+  local host="$1" port="$2" secs="$3" name="$4" i
+  for ((i = 0; i < secs * 2; i++)); do
+    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
+    sleep 0.5
+  done
+  die "$name did not open $host:$port within ${secs}s (see $LOG_DIR)"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The project's PostgreSQL: start|stop|status|schema. With LAMBDA_PG_HOST set, the server is
+# someone else's: only the schema is applied. Otherwise a private cluster is created on
+# loopback (port LAMBDA_PG_PORT), run as the `postgres` OS user when we are root (PostgreSQL
+# refuses to run as root).
+source "$(dirname "$0")/common.sh"
+
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+PG_DATA="${LAMBDA_PG_DATA:-$LAMBDA_HOME/pg/data}"
+PG_SOCK="$LAMBDA_HOME/pg/run"
+PG_LOG="$LOG_DIR/postgres.log"
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+superuser_psql() { as_pg "$PG_BIN/psql" -h "$PG_SOCK" -p "$LAMBDA_PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+app_psql() {
+  PGPASSWORD="$LAMBDA_PG_PASSWORD" psql -h "$LAMBDA_PG_HOST" -p "$LAMBDA_PG_PORT" \
+    -U "$LAMBDA_PG_USER" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+init_cluster() {
+  [ -f "$PG_DATA/PG_VERSION" ] && return 0
+  [ -n "$PG_BIN" ] || die "no PostgreSQL server installed: run include/scripts/setup.sh postgres"
+  mkdir -p "$PG_DATA" "$PG_SOCK"
+  if [ "$(id -u)" = 0 ]; then
+    # The postgres user must be able to reach the data folder; fall back to a folder it owns.
+    if ! runuser -u postgres -- test -x "$(dirname "$PG_DATA")"; then
+      die "the postgres OS user cannot reach $PG_DATA; set LAMBDA_PG_DATA to a folder it can reach"
+    fi
+    chown -R postgres:postgres "$LAMBDA_HOME/pg"
+  fi
+  log "creating a PostgreSQL cluster in $PG_DATA"
+  as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log" 2>&1 || { cat "$LOG_DIR/initdb.log"; die "initdb failed"; }
+  cat >> "$PG_DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $LAMBDA_PG_PORT
+unix_socket_directories = '$PG_SOCK'
+max_connections = 200
+shared_buffers = 256MB
+synchronous_commit = off
+CONF
+}
+
+start() {
+  if [ "$LAMBDA_PG_MANAGED" != 1 ]; then schema; return; fi
+  init_cluster
+  touch "$PG_LOG"; [ "$(id -u)" = 0 ] && chown postgres "$PG_LOG"
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+    port_in_use 127.0.0.1 "$LAMBDA_PG_PORT" && die "port $LAMBDA_PG_PORT is taken by another program; set LAMBDA_PG_PORT"
+    log "starting PostgreSQL on 127.0.0.1:$LAMBDA_PG_PORT"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null \
+      || { tail -20 "$PG_LOG"; die "PostgreSQL did not start"; }
+  fi
+  # Role and databases, idempotently; the password is re-set so it always matches the config.
+  superuser_psql -d postgres <<SQL
+SELECT format('CREATE ROLE %I LOGIN', '$LAMBDA_PG_USER')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$LAMBDA_PG_USER') \gexec
+ALTER ROLE "$LAMBDA_PG_USER" WITH LOGIN PASSWORD '$LAMBDA_PG_PASSWORD';
+SELECT format('CREATE DATABASE %I OWNER %I', d, '$LAMBDA_PG_USER')
+  FROM unnest(ARRAY['$LAMBDA_PG_DB', '$LAMBDA_AIRFLOW_DB']) AS d
+  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec
+SQL
+  schema
+}
+
+schema() {
+  local f
+  for f in "$REPO"/sql/schema/*.sql; do
+    app_psql -d "$LAMBDA_PG_DB" -f "$f" >/dev/null || die "applying $f failed"
+  done
+}
+
+stop() {
+  [ "$LAMBDA_PG_MANAGED" = 1 ] || return 0
+  [ -f "$PG_DATA/PG_VERSION" ] || return 0
+  if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+    log "stopping PostgreSQL"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null
+  fi
+}
+
+status() {
+  if app_psql -d "$LAMBDA_PG_DB" -c 'SELECT 1' >/dev/null 2>&1; then
+    echo "postgres: up ($LAMBDA_PG_HOST:$LAMBDA_PG_PORT/$LAMBDA_PG_DB)"
+  else
+    echo "postgres: down ($LAMBDA_PG_HOST:$LAMBDA_PG_PORT)"; return 1
+  fi
+}
+
+case "${1:-}" in
+  start) start ;; stop) stop ;; status) status ;; schema) schema ;;
+  psql) shift; app_psql -d "$LAMBDA_PG_DB" "$@" ;;
+  *) die "usage: postgres.sh start|stop|status|schema|psql" ;;
+esac

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything the product needs on this machine: Python environments,
+# JVM jars from Maven Central, the PostgreSQL server package. Re-runs do nothing when the
+# pinned inputs have not changed (stamp files), so later runs work offline.
+source "$(dirname "$0")/common.sh"
+
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required: $2"; }
+need java "install a Java 17+ JDK (Debian: apt-get install openjdk-17-jdk-headless)"
+need mvn "install Maven (Debian: apt-get install maven)"
+java_major="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)"
+[ "${java_major:-0}" -ge 17 ] || die "Java 17+ is required, found ${java_major:-none}"
+"$PYTHON_BOOT" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "Python 3.11+ is required ($PYTHON_BOOT)"
+
+# stamp_ok NAME FILES...: true when FILES have not changed since the last successful step.
+stamp_ok() {
+  local name="$1"; shift
+  local want; want="$(cat "$@" | sha256sum | cut -c1-16)"
+  [ -f "$LAMBDA_HOME/stamps/$name" ] && [ "$(cat "$LAMBDA_HOME/stamps/$name")" = "$want" ]
+}
+stamp_write() {
+  local name="$1"; shift
+  mkdir -p "$LAMBDA_HOME/stamps"
+  cat "$@" | sha256sum | cut -c1-16 > "$LAMBDA_HOME/stamps/$name"
+}
+
+make_venv() {
+  local venv="$1" reqs="$2" constraints="$3" name; name="venv-$(basename "$venv")"
+  if [ -x "$venv/bin/python" ] && stamp_ok "$name" "$reqs" "$constraints"; then return 0; fi
+  log "installing Python environment $venv (from $reqs)"
+  [ -x "$venv/bin/python" ] || "$PYTHON_BOOT" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q -r "$reqs" -c "$constraints"
+  # The project's packages (telemetry, simulator) are importable without installing them.
+  local site; site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  printf '%s\n%s\n' "$REPO/spark_apps" "$REPO/include" > "$site/lambda_telemetry.pth"
+  stamp_write "$name" "$reqs" "$constraints"
+}
+
+fetch_jars() {
+  local name="$1" pom="$REPO/include/jvm/$1/pom.xml" dest="$LAMBDA_HOME/jars/$1"; shift
+  if [ -d "$dest" ] && stamp_ok "jars-$name" "$pom"; then return 0; fi
+  log "fetching $name jars from Maven Central into $dest"
+  rm -rf "$dest"; mkdir -p "$dest"
+  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$dest" "$@"
+  stamp_write "jars-$name" "$pom"
+}
+
+install_postgres() {
+  [ "$LAMBDA_PG_MANAGED" = 1 ] || return 0
+  if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then return 0; fi
+  command -v apt-get >/dev/null || die "no PostgreSQL server found; install it or set LAMBDA_PG_HOST"
+  log "installing the PostgreSQL server from the OS packages"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q postgresql postgresql-client
+}
+
+what="${1:-all}"
+case "$what" in
+  spark|all) make_venv "$VENV_SPARK" "$REPO/requirements/spark.txt" "$REPO/requirements/spark-constraints.txt" ;;&
+  airflow|all) make_venv "$VENV_AIRFLOW" "$REPO/requirements/airflow.txt" "$REPO/requirements/airflow-constraints.txt" ;;&
+  jars|all)
+    fetch_jars kafka
+    # Only what pyspark lacks: the Kafka source, its Kafka client and pool, the JDBC driver.
+    fetch_jars spark -DincludeArtifactIds=spark-sql-kafka-0-10_2.13,spark-token-provider-kafka-0-10_2.13,kafka-clients,commons-pool2,postgresql
+    ;;&
+  postgres|all) install_postgres ;;
+  spark|airflow|jars) ;;
+  *) die "usage: setup.sh [all|spark|airflow|jars|postgres]" ;;
+esac

@@ -1,0 +1,28 @@
+"""Device telemetry simulator: seeded event generation (``events``) and a Kafka sender
+(``producer``); run it with ``python -m simulator --help``."""
+
+from simulator.events import (
+    APPS,
+    MALFORMED_REASONS,
+    Event,
+    Generator,
+    GroundTruth,
+    Message,
+    Plan,
+    antenna_id,
+    generate,
+    user_id,
+)
+
+__all__ = [
+    "APPS",
+    "MALFORMED_REASONS",
+    "Event",
+    "Generator",
+    "GroundTruth",
+    "Message",
+    "Plan",
+    "antenna_id",
+    "generate",
+    "user_id",
+]

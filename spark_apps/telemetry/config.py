@@ -1,0 +1,248 @@
+"""Every setting of the product, read in one place from the environment, with local defaults.
+
+Imports nothing outside the standard library, so the Spark apps, the DAGs, the simulator, the
+tests and the shell scripts (``python spark_apps/telemetry/config.py shell``) share one source
+of truth for names, ports, paths and credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = _env(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be >= {minimum}")
+    return value
+
+
+def _duration_seconds(name: str, default: str) -> int:
+    """Parse '90 seconds', '1 minute', '2 hours' (Spark interval words) into seconds."""
+    raw = _env(name, default)
+    units = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+    parts = raw.split()
+    try:
+        amount = int(parts[0])
+        unit = parts[1].rstrip("s") if len(parts) > 1 else "second"
+        return amount * units[unit]
+    except (IndexError, KeyError, ValueError):
+        raise ConfigError(
+            f"{name}={raw!r} is not a duration like '1 minute' or '30 seconds'"
+        ) from None
+
+
+def _password(home: Path) -> str:
+    """The local PostgreSQL password: from the environment, else generated once per checkout."""
+    explicit = os.environ.get("LAMBDA_PG_PASSWORD", "")
+    if explicit:
+        return explicit
+    secret_file = home / "secrets" / "pg_password"
+    if not secret_file.exists():
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret_file.write_text(secrets.token_urlsafe(18))
+        secret_file.chmod(0o600)
+    return secret_file.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    # Kafka
+    kafka_bootstrap: str
+    kafka_topic: str
+    kafka_partitions: int
+    kafka_managed: bool
+    kafka_port: int
+    kafka_controller_port: int
+    # PostgreSQL
+    pg_host: str
+    pg_port: int
+    pg_db: str
+    pg_user: str
+    pg_password: str = field(repr=False)
+    pg_managed: bool = True
+    # Spark
+    spark_master: str = "local[2]"
+    window: str = "5 minutes"
+    watermark: str = "1 minute"
+    watermark_seconds: int = 60
+    trigger: str = "5 seconds"
+    max_offsets_per_trigger: int = 0
+    starting_offsets: str = "earliest"
+    raw_dir: Path = Path()
+    checkpoint_dir: Path = Path()
+    max_future_seconds: int = 86400
+    min_event_epoch: int = 946684800  # 2000-01-01: older timestamps are "absurd"
+    # Batch
+    hour_grace_seconds: int = 120
+    hour_max_wait_seconds: int = 1800
+    # Airflow
+    airflow_port: int = 18080
+    airflow_db: str = "airflow"
+
+    @property
+    def pg_dsn(self) -> str:
+        """libpq connection string for psycopg."""
+        return (
+            f"host={self.pg_host} port={self.pg_port} dbname={self.pg_db} "
+            f"user={self.pg_user} password={self.pg_password} connect_timeout=5"
+        )
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.pg_host}:{self.pg_port}/{self.pg_db}"
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.home / "jars"
+
+    def sqlalchemy_url(self, db: str) -> str:
+        pw = quote(self.pg_password, safe="")
+        return f"postgresql+psycopg2://{self.pg_user}:{pw}@{self.pg_host}:{self.pg_port}/{db}"
+
+    def airflow_env(self) -> dict[str, str]:
+        """Environment for every Airflow process: metadata DB, connections, folders."""
+        pg_conn = {
+            "conn_type": "postgres",
+            "host": self.pg_host,
+            "port": self.pg_port,
+            "schema": self.pg_db,
+            "login": self.pg_user,
+            "password": self.pg_password,
+        }
+        spark_conn = {
+            "conn_type": "spark",
+            "host": self.spark_master,
+            "extra": {"deploy-mode": "client"},
+        }
+        airflow_home = self.home / "airflow"
+        return {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sqlalchemy_url(self.airflow_db),
+            "AIRFLOW__API__PORT": str(self.airflow_port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.airflow_port}",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
+                airflow_home / "simple_auth_manager_passwords.json"
+            ),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs" / "airflow"),
+            "AIRFLOW_CONN_TELEMETRY_DB": json.dumps(pg_conn),
+            "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(spark_conn),
+        }
+
+
+def load() -> Settings:
+    """Read the environment once; raise ConfigError naming the bad variable."""
+    home = Path(_env("LAMBDA_HOME", str(REPO_ROOT / ".local"))).resolve()
+    kafka_port = _env_int("LAMBDA_KAFKA_PORT", 19092, 1)
+    pg_port = _env_int("LAMBDA_PG_PORT", 15432, 1)
+    pg_host_env = os.environ.get("LAMBDA_PG_HOST", "").strip()
+    bootstrap_env = os.environ.get("LAMBDA_KAFKA_BOOTSTRAP", "").strip()
+    starting = _env("LAMBDA_STARTING_OFFSETS", "earliest")
+    if starting not in ("earliest", "latest"):
+        raise ConfigError(f"LAMBDA_STARTING_OFFSETS={starting!r} must be earliest or latest")
+    settings = Settings(
+        home=home,
+        kafka_bootstrap=bootstrap_env or f"127.0.0.1:{kafka_port}",
+        kafka_topic=_env("LAMBDA_KAFKA_TOPIC", "devices"),
+        kafka_partitions=_env_int("LAMBDA_KAFKA_PARTITIONS", 4, 1),
+        kafka_managed=not bootstrap_env,
+        kafka_port=kafka_port,
+        kafka_controller_port=_env_int("LAMBDA_KAFKA_CONTROLLER_PORT", 19093, 1),
+        pg_host=pg_host_env or "127.0.0.1",
+        pg_port=pg_port,
+        pg_db=_env("LAMBDA_PG_DB", "telemetry"),
+        pg_user=_env("LAMBDA_PG_USER", "telemetry"),
+        pg_password=_password(home),
+        pg_managed=not pg_host_env,
+        spark_master=_env("LAMBDA_SPARK_MASTER", "local[2]"),
+        window=_env("LAMBDA_WINDOW", "5 minutes"),
+        watermark=_env("LAMBDA_WATERMARK", "1 minute"),
+        watermark_seconds=_duration_seconds("LAMBDA_WATERMARK", "1 minute"),
+        trigger=_env("LAMBDA_TRIGGER", "5 seconds"),
+        max_offsets_per_trigger=_env_int("LAMBDA_MAX_OFFSETS_PER_TRIGGER", 0),
+        starting_offsets=starting,
+        raw_dir=Path(_env("LAMBDA_RAW_DIR", str(home / "data" / "raw"))),
+        checkpoint_dir=Path(_env("LAMBDA_CHECKPOINT_DIR", str(home / "checkpoints"))),
+        max_future_seconds=_env_int("LAMBDA_MAX_FUTURE_SECONDS", 86400),
+        hour_grace_seconds=_env_int("LAMBDA_HOUR_GRACE_SECONDS", 120),
+        hour_max_wait_seconds=_env_int("LAMBDA_HOUR_MAX_WAIT_SECONDS", 1800),
+        airflow_port=_env_int("LAMBDA_AIRFLOW_PORT", 18080, 1),
+        airflow_db=_env("LAMBDA_AIRFLOW_DB", "airflow"),
+    )
+    _duration_seconds("LAMBDA_WINDOW", "5 minutes")
+    _duration_seconds("LAMBDA_TRIGGER", "5 seconds")
+    return settings
+
+
+def shell_exports(settings: Settings) -> str:
+    """`export NAME=value` lines for the service scripts (same names as the environment)."""
+    values = {
+        "LAMBDA_HOME": settings.home,
+        "LAMBDA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "LAMBDA_KAFKA_TOPIC": settings.kafka_topic,
+        "LAMBDA_KAFKA_PARTITIONS": settings.kafka_partitions,
+        "LAMBDA_KAFKA_MANAGED": int(settings.kafka_managed),
+        "LAMBDA_KAFKA_PORT": settings.kafka_port,
+        "LAMBDA_KAFKA_CONTROLLER_PORT": settings.kafka_controller_port,
+        "LAMBDA_PG_HOST": settings.pg_host,
+        "LAMBDA_PG_PORT": settings.pg_port,
+        "LAMBDA_PG_DB": settings.pg_db,
+        "LAMBDA_PG_USER": settings.pg_user,
+        "LAMBDA_PG_PASSWORD": settings.pg_password,
+        "LAMBDA_PG_MANAGED": int(settings.pg_managed),
+        "LAMBDA_SPARK_MASTER": settings.spark_master,
+        "LAMBDA_AIRFLOW_PORT": settings.airflow_port,
+        "LAMBDA_AIRFLOW_DB": settings.airflow_db,
+        "LAMBDA_RAW_DIR": settings.raw_dir,
+        "LAMBDA_CHECKPOINT_DIR": settings.checkpoint_dir,
+        **settings.airflow_env(),
+    }
+    return "\n".join(f"export {k}={shlex.quote(str(v))}" for k, v in values.items())
+
+
+def public_dict(settings: Settings) -> dict[str, object]:
+    """Settings without the password, for logs."""
+    data = asdict(settings)
+    data.pop("pg_password")
+    return {k: str(v) for k, v in data.items()}
+
+
+if __name__ == "__main__":
+    try:
+        cfg = load()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if sys.argv[1:] == ["shell"]:
+        print(shell_exports(cfg))
+    else:
+        print(json.dumps(public_dict(cfg), indent=2))

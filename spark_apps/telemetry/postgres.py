@@ -1,0 +1,99 @@
+"""PostgreSQL writes of both layers: idempotent upserts and hour replacements (the only SQL I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from telemetry.config import Settings
+
+
+@contextmanager
+def connect(settings: Settings):
+    """One connection, one transaction: committed on success, rolled back on error."""
+    with psycopg.connect(settings.pg_dsn) as conn:
+        yield conn
+
+
+def copy_rows(
+    conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    """COPY rows into a table (usually a temp staging table); returns the row count."""
+    count = 0
+    with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+def upsert_window_totals(settings: Settings, rows: Iterable[Sequence[Any]]) -> int:
+    """Speed-layer windows: each row carries the window's full current value (update mode), so
+    overwriting on conflict makes replays and restarts converge instead of double-counting."""
+    with connect(settings) as conn:
+        conn.execute("CREATE TEMP TABLE stage_bytes (LIKE bytes INCLUDING DEFAULTS) ON COMMIT DROP")
+        count = copy_rows(conn, "stage_bytes", ("timestamp", "id", "value", "type"), rows)
+        conn.execute(
+            """
+            INSERT INTO bytes (timestamp, id, value, type)
+            SELECT timestamp, id, value, type FROM stage_bytes
+            ON CONFLICT (timestamp, type, id) DO UPDATE SET value = EXCLUDED.value
+            """
+        )
+    return count
+
+
+def insert_quarantine(settings: Settings, rows: Iterable[Sequence[Any]]) -> int:
+    """Rejected records, keyed by their Kafka coordinates: a replayed batch adds nothing."""
+    columns = (
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        "kafka_timestamp",
+        "reason",
+        "payload",
+    )
+    with connect(settings) as conn:
+        conn.execute(
+            "CREATE TEMP TABLE stage_quarantine (LIKE quarantine INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        count = copy_rows(conn, "stage_quarantine", columns, rows)
+        conn.execute(
+            f"""
+            INSERT INTO quarantine ({", ".join(columns)})
+            SELECT {", ".join(columns)} FROM stage_quarantine
+            ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING
+            """
+        )
+    return count
+
+
+def record_progress(
+    settings: Settings,
+    query: str,
+    batch_id: int,
+    watermark: Any,
+    input_rows: int,
+    input_rate: float,
+    processed_rate: float,
+) -> None:
+    with connect(settings) as conn:
+        conn.execute(
+            """
+            INSERT INTO speed_layer_progress AS p
+                (query_name, batch_id, watermark, input_rows, input_rows_per_second,
+                 processed_rows_per_second, updated_at)
+            VALUES (%s, %s, %s, %s, %s, %s, now())
+            ON CONFLICT (query_name) DO UPDATE SET
+                batch_id = EXCLUDED.batch_id,
+                watermark = GREATEST(p.watermark, EXCLUDED.watermark),
+                input_rows = EXCLUDED.input_rows,
+                input_rows_per_second = EXCLUDED.input_rows_per_second,
+                processed_rows_per_second = EXCLUDED.processed_rows_per_second,
+                updated_at = now()
+            """,
+            (query, batch_id, watermark, input_rows, input_rate, processed_rate),
+        )

@@ -1,0 +1,164 @@
+"""The raw master dataset: valid events as Parquet, partitioned year/month/day/hour.
+
+The speed layer lands each micro-batch here from ``foreachBatch``: Spark writes the batch to a
+staging folder, then each file is renamed into its hour folder under a name made of the batch id
+and Spark's task number. A replayed batch (``foreachBatch`` is at-least-once) has the same id and
+the same offsets, so it produces the same names and replaces its own files instead of adding
+copies. We do not use Spark's streaming file sink: its ``_spark_metadata`` log would have to be
+rewritten by the daily compaction, and readers of a root with that log ignore files it lacks.
+Readers use :func:`read_hours`: the dataset root plus partition filters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from telemetry.schema import PARTITION_COLUMNS, RAW_COLUMNS
+
+_SPARK_PART = re.compile(
+    r"^part-(\d+)-.*?(c\d+)?\.snappy\.parquet$|^part-(\d+)-.*?(c\d+)?\.parquet$"
+)
+
+
+def _fs(spark: SparkSession, path: str):
+    jvm = spark.sparkContext._jvm
+    jpath = jvm.org.apache.hadoop.fs.Path(path)
+    return jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), jvm
+
+
+def _list_files(fs, jvm, root: str) -> list[str]:
+    found = []
+    it = fs.listFiles(jvm.org.apache.hadoop.fs.Path(root), True)
+    while it.hasNext():
+        found.append(it.next().getPath().toString())
+    return found
+
+
+def _move(fs, jvm, source: str, target: str) -> None:
+    """Rename, replacing the target: Hadoop's rename does not overwrite."""
+    hpath = jvm.org.apache.hadoop.fs.Path
+    dst = hpath(target)
+    fs.mkdirs(dst.getParent())
+    if fs.exists(dst):
+        fs.delete(dst, False)
+    if not fs.rename(hpath(source), dst):
+        raise OSError(f"could not move {source} to {target}")
+
+
+def _target_name(file_name: str, tag: str) -> str | None:
+    match = _SPARK_PART.match(file_name)
+    if not match:
+        return None
+    part = match.group(1) or match.group(3)
+    chunk = match.group(2) or match.group(4) or "c000"
+    return f"{tag}-part-{int(part):05d}-{chunk}.parquet"
+
+
+def land_batch(events: DataFrame, root: str, batch_id: int) -> int:
+    """Write one micro-batch of events (with partition columns) under root; returns files landed."""
+    spark = events.sparkSession
+    staging = f"{root.rstrip('/')}/_staging/batch-{batch_id}"
+    fs, jvm = _fs(spark, staging)
+    fs.delete(jvm.org.apache.hadoop.fs.Path(staging), True)
+    events.select(*RAW_COLUMNS).write.partitionBy(*PARTITION_COLUMNS).parquet(staging)
+    tag = f"batch-{batch_id:010d}"
+    landed = 0
+    for source in _list_files(fs, jvm, staging):
+        relative = source.split(f"batch-{batch_id}/", 1)[1]
+        folder, _, name = relative.rpartition("/")
+        target_name = _target_name(name, tag)
+        if target_name is None or not folder:
+            continue
+        _move(fs, jvm, source, f"{root.rstrip('/')}/{folder}/{target_name}")
+        landed += 1
+    fs.delete(jvm.org.apache.hadoop.fs.Path(staging), True)
+    return landed
+
+
+def hour_filter(start: dt.datetime, end: dt.datetime):
+    """Partition predicate for the hours in [start, end): pruned before any file is opened."""
+    hours = []
+    t = start.replace(minute=0, second=0, microsecond=0)
+    while t < end:
+        hours.append(
+            (F.col("year") == t.year)
+            & (F.col("month") == t.month)
+            & (F.col("day") == t.day)
+            & (F.col("hour") == t.hour)
+        )
+        t += dt.timedelta(hours=1)
+    condition = F.lit(False)
+    for h in hours:
+        condition = condition | h
+    return condition
+
+
+def read_hours(spark: SparkSession, root: str, start: dt.datetime, end: dt.datetime) -> DataFrame:
+    """Events of [start, end) from the dataset root (an empty frame when nothing landed yet)."""
+    fs, jvm = _fs(spark, root)
+    if not fs.exists(jvm.org.apache.hadoop.fs.Path(root)):
+        return spark.createDataFrame([], raw_schema())
+    return (
+        spark.read.option("basePath", root)
+        .schema(raw_schema())
+        .parquet(root)
+        .where(hour_filter(start, end))
+    )
+
+
+def raw_schema() -> T.StructType:
+    fields = [
+        T.StructField("timestamp", T.LongType()),
+        T.StructField("id", T.StringType()),
+        T.StructField("antenna_id", T.StringType()),
+        T.StructField("bytes", T.LongType()),
+        T.StructField("app", T.StringType()),
+        T.StructField("event_time", T.TimestampType()),
+        T.StructField("kafka_partition", T.IntegerType()),
+        T.StructField("kafka_offset", T.LongType()),
+        T.StructField("kafka_timestamp", T.TimestampType()),
+        *[T.StructField(c, T.IntegerType()) for c in PARTITION_COLUMNS],
+    ]
+    return T.StructType(fields)
+
+
+def compact_hour(spark: SparkSession, root: str, hour: dt.datetime) -> tuple[int, int]:
+    """Rewrite one hour folder's files as one file, without losing or duplicating a row.
+
+    The files present at the start are the ones replaced; a file landed meanwhile (a late event)
+    is left alone. Returns (files before, rows).
+    """
+    folder = (
+        f"{root.rstrip('/')}/year={hour.year}/month={hour.month}/day={hour.day}/hour={hour.hour}"
+    )
+    fs, jvm = _fs(spark, folder)
+    hpath = jvm.org.apache.hadoop.fs.Path
+    if not fs.exists(hpath(folder)):
+        return 0, 0
+    originals = [f for f in _list_files(fs, jvm, folder) if f.endswith(".parquet")]
+    if len(originals) <= 1:
+        return len(originals), -1
+    frame = spark.read.schema(raw_schema()).parquet(*originals)
+    rows = frame.count()
+    tmp = f"{root.rstrip('/')}/_staging/compact-{uuid.uuid4().hex}"
+    frame.drop(*PARTITION_COLUMNS).coalesce(1).write.parquet(tmp)
+    written = spark.read.parquet(tmp).count()
+    if written != rows:
+        fs.delete(hpath(tmp), True)
+        raise RuntimeError(
+            f"compaction of {folder} wrote {written} rows for {rows}: nothing replaced"
+        )
+    new_files = [f for f in _list_files(fs, jvm, tmp) if f.endswith(".parquet")]
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    for i, source in enumerate(new_files):
+        _move(fs, jvm, source, f"{folder}/compacted-{stamp}-{i:03d}.parquet")
+    for original in originals:
+        fs.delete(hpath(original), False)
+    fs.delete(hpath(tmp), True)
+    return len(originals), rows

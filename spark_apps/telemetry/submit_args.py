@@ -1,0 +1,70 @@
+"""What every spark-submit of the project passes: jars, Python interpreter, confs.
+
+Shared by include/scripts/spark_submit.sh and the DAGs' SparkSubmitOperator, so both submit the
+same way. Imports no pyspark (the Airflow environment imports it too).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import zipfile
+from pathlib import Path
+
+from telemetry import config
+
+
+def spark_python(settings: config.Settings) -> str:
+    return str(settings.home / "venv" / "spark" / "bin" / "python")
+
+
+def jars(settings: config.Settings) -> str:
+    """Comma-separated jar paths (Kafka source, its client, the JDBC driver)."""
+    return ",".join(sorted(str(p) for p in (settings.jars_dir / "spark").glob("*.jar")))
+
+
+def confs(settings: config.Settings) -> dict[str, str]:
+    python = spark_python(settings)
+    return {
+        "spark.pyspark.python": python,
+        "spark.pyspark.driver.python": python,
+        "spark.driver.memory": os.environ.get("LAMBDA_SPARK_DRIVER_MEMORY", "1g"),
+        "spark.ui.enabled": os.environ.get("LAMBDA_SPARK_UI", "false"),
+        "spark.sql.session.timeZone": "UTC",
+    }
+
+
+def py_files(settings: config.Settings) -> str:
+    """Zip the telemetry package for executors on a cluster (rebuilt on every call: tiny)."""
+    target = settings.home / "dist" / "telemetry.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    package = Path(__file__).resolve().parent
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for source in sorted(package.glob("*.py")):
+            zf.write(source, f"telemetry/{source.name}")
+    return str(target)
+
+
+def spark_env(settings: config.Settings) -> dict[str, str]:
+    """Environment for a process that calls spark-submit from another Python (Airflow)."""
+    bin_dir = str(settings.home / "venv" / "spark" / "bin")
+    lib = next(
+        (settings.home / "venv" / "spark" / "lib").glob("python3*/site-packages/pyspark"), None
+    )
+    env = {"PYSPARK_PYTHON": spark_python(settings), "SPARK_BIN": bin_dir}
+    if lib is not None:
+        env["SPARK_HOME"] = str(lib)
+    return env
+
+
+if __name__ == "__main__":
+    cfg = config.load()
+    if sys.argv[1:] != ["shell"]:
+        sys.exit("usage: python -m telemetry.submit_args shell")
+    conf_args = " ".join(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in confs(cfg).items())
+    print(f"SUBMIT_JARS={shlex.quote(jars(cfg))}")
+    print(f"SUBMIT_PY_FILES={shlex.quote(py_files(cfg))}")
+    print(f"SUBMIT_CONFS={shlex.quote(conf_args)}")
+    for name, value in spark_env(cfg).items():
+        print(f"export {name}={shlex.quote(value)}")

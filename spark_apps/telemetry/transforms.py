@@ -1,0 +1,194 @@
+"""Pure DataFrame -> DataFrame transformations, the same for the speed and the batch layer.
+
+Every function here either is a transform (``df.transform(f)``) or returns one; none reads or
+writes anything. Streaming and batch DataFrames go through the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from telemetry.schema import (
+    EVENT_FIELDS,
+    EVENT_SCHEMA,
+    METRIC_KEYS,
+    QUARANTINE_COLUMNS,
+    USER_METRIC,
+    UUID_PATTERN,
+    WINDOW_TOTAL_COLUMNS,
+)
+
+Transform = Callable[[DataFrame], DataFrame]
+
+KAFKA_COLUMNS: tuple[str, ...] = (
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+)
+_JSON_MAP = T.MapType(T.StringType(), T.StringType())
+
+
+def _rejection_reason(
+    event: Column, fields: Column, max_future_seconds: int, min_epoch: int
+) -> Column:
+    """The first rule an event breaks, or null when it is valid.
+
+    ``fields`` (the payload as a string map) is only parsed when a typed field came out null, so
+    valid events pay for a single JSON parse.
+    """
+    some_field_null = F.lit(False)
+    for name in EVENT_FIELDS:
+        some_field_null = some_field_null | event[name].isNull()
+    now = F.unix_timestamp(F.current_timestamp())
+    rules: list[tuple[Column, str]] = [(some_field_null & fields.isNull(), "not_json")]
+    rules += [(some_field_null & fields[n].isNull(), f"missing_field:{n}") for n in EVENT_FIELDS]
+    rules += [(some_field_null & event[n].isNull(), f"wrong_type:{n}") for n in EVENT_FIELDS]
+    rules += [
+        (event["bytes"] < 0, "negative_bytes"),
+        (
+            (event["timestamp"] < min_epoch) | (event["timestamp"] > now + max_future_seconds),
+            "absurd_timestamp",
+        ),
+        (~event["id"].rlike(UUID_PATTERN), "invalid_uuid:id"),
+        (~event["antenna_id"].rlike(UUID_PATTERN), "invalid_uuid:antenna_id"),
+        (F.trim(event["app"]) == "", "empty_app"),
+    ]
+    return F.coalesce(*[F.when(cond, F.lit(reason)) for cond, reason in rules])
+
+
+def parse_events(max_future_seconds: int, min_epoch: int) -> Transform:
+    """Kafka records -> one row per record: Kafka coordinates, payload, typed fields, reason.
+
+    ``reason`` is null for a valid event; otherwise it names the first rule the record broke.
+    """
+
+    def transform(kafka: DataFrame) -> DataFrame:
+        records = kafka.select(
+            F.col("topic").alias("kafka_topic"),
+            F.col("partition").alias("kafka_partition"),
+            F.col("offset").alias("kafka_offset"),
+            F.col("timestamp").alias("kafka_timestamp"),
+            F.col("value").cast("string").alias("payload"),
+        ).withColumn("_event", F.from_json("payload", EVENT_SCHEMA))
+        some_null = F.lit(False)
+        for name in EVENT_FIELDS:
+            some_null = some_null | F.col("_event")[name].isNull()
+        records = records.withColumn(
+            "_fields", F.when(some_null, F.from_json("payload", _JSON_MAP))
+        )
+        reason = _rejection_reason(F.col("_event"), F.col("_fields"), max_future_seconds, min_epoch)
+        return records.select(
+            *KAFKA_COLUMNS,
+            "payload",
+            *[F.col("_event")[name].alias(name) for name in EVENT_FIELDS],
+            reason.alias("reason"),
+        )
+
+    return transform
+
+
+def valid_events(parsed: DataFrame) -> DataFrame:
+    return parsed.where(F.col("reason").isNull()).select(*EVENT_FIELDS, *KAFKA_COLUMNS)
+
+
+def rejected_events(parsed: DataFrame) -> DataFrame:
+    return parsed.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
+
+
+def with_event_time(events: DataFrame) -> DataFrame:
+    """Add the event time and the year/month/day/hour partition columns (session time zone: UTC)."""
+    event_time = F.timestamp_seconds("timestamp")
+    return (
+        events.withColumn("event_time", event_time)
+        .withColumn("year", F.year(event_time))
+        .withColumn("month", F.month(event_time))
+        .withColumn("day", F.dayofmonth(event_time))
+        .withColumn("hour", F.hour(event_time))
+    )
+
+
+def dedupe_events(events: DataFrame) -> DataFrame:
+    """Producer retries resend an event byte for byte: equal content is one event."""
+    return events.dropDuplicates(list(EVENT_FIELDS))
+
+
+def metric_rows(events: DataFrame) -> DataFrame:
+    """One row per event and metric: (event_time, type, id, bytes), id = the metric's key."""
+    pairs = F.array(
+        *[
+            F.struct(F.lit(metric).alias("type"), F.col(column).cast("string").alias("id"))
+            for metric, column in METRIC_KEYS.items()
+        ]
+    )
+    return events.select("event_time", "bytes", F.explode(pairs).alias("m")).select(
+        "event_time", F.col("m.type").alias("type"), F.col("m.id").alias("id"), "bytes"
+    )
+
+
+def key_users_by_email(users: DataFrame) -> Transform:
+    """Replace user ids by emails in user metric rows; unknown devices keep their id."""
+
+    def transform(rows: DataFrame) -> DataFrame:
+        emails = F.broadcast(
+            users.select(F.col("id").alias("_uid"), F.col("email").alias("_email"))
+        )
+        is_user_row = F.col("type") == USER_METRIC
+        return rows.join(emails, is_user_row & (F.col("id") == F.col("_uid")), how="left").select(
+            "event_time", "type", F.coalesce("_email", "id").alias("id"), "bytes"
+        )
+
+    return transform
+
+
+def window_totals(duration: str) -> Transform:
+    """Metric rows -> bytes per tumbling event-time window, type and key.
+
+    Returns (timestamp = window start, id, value, type).
+    """
+
+    def transform(rows: DataFrame) -> DataFrame:
+        return (
+            rows.groupBy(F.window("event_time", duration).alias("window"), "type", "id")
+            .agg(F.sum("bytes").alias("value"))
+            .select(F.col("window.start").alias("timestamp"), "id", "value", "type")
+            .select(*WINDOW_TOTAL_COLUMNS)
+        )
+
+    return transform
+
+
+def users_over_quota(users: DataFrame, duration: str = "1 hour") -> Transform:
+    """Events -> users whose bytes in a window exceeded their quota.
+
+    Returns (email, usage, quota, timestamp = window start).
+    """
+
+    def transform(events: DataFrame) -> DataFrame:
+        usage = events.groupBy(F.window("event_time", duration).alias("window"), "id").agg(
+            F.sum("bytes").alias("usage")
+        )
+        over_quota = F.col("usage") > F.col("quota")
+        return (
+            usage.join(F.broadcast(users.select("id", "email", "quota")), "id", how="inner")
+            .where(over_quota)
+            .select("email", "usage", "quota", F.col("window.start").alias("timestamp"))
+        )
+
+    return transform
+
+
+def late_arrivals(window: str, watermark_seconds: int) -> Transform:
+    """Events that reached Kafka after their speed-layer window closed (window end + watermark)."""
+
+    def transform(events: DataFrame) -> DataFrame:
+        deadline = F.window("event_time", window).end + F.make_interval(
+            secs=F.lit(watermark_seconds)
+        )
+        return events.where(F.col("kafka_timestamp") > deadline)
+
+    return transform

@@ -1,0 +1,96 @@
+-- Serving layer. Canonical tables keep the columns existing clients read; keys make every write
+-- an idempotent upsert or an in-transaction replacement. Timestamps are UTC, without time zone.
+
+CREATE TABLE IF NOT EXISTS user_metadata (
+    id    TEXT PRIMARY KEY,
+    name  TEXT NOT NULL,
+    email TEXT NOT NULL UNIQUE,
+    quota BIGINT NOT NULL CHECK (quota >= 0)  -- bytes per hour
+);
+
+-- Speed layer: one row per 5-minute window start, type and key.
+CREATE TABLE IF NOT EXISTS bytes (
+    timestamp TIMESTAMP NOT NULL,
+    id        TEXT NOT NULL,
+    value     BIGINT NOT NULL,
+    type      TEXT NOT NULL,
+    PRIMARY KEY (timestamp, type, id)
+);
+
+-- Batch layer: one row per hour, type and key (users keyed by email).
+CREATE TABLE IF NOT EXISTS bytes_hourly (
+    timestamp TIMESTAMP NOT NULL,
+    id        TEXT NOT NULL,
+    value     BIGINT NOT NULL,
+    type      TEXT NOT NULL,
+    PRIMARY KEY (timestamp, type, id)
+);
+
+-- Batch layer: one row per day (00:00 UTC), type and key.
+CREATE TABLE IF NOT EXISTS bytes_daily (
+    timestamp TIMESTAMP NOT NULL,
+    id        TEXT NOT NULL,
+    value     BIGINT NOT NULL,
+    type      TEXT NOT NULL,
+    PRIMARY KEY (timestamp, type, id)
+);
+
+CREATE TABLE IF NOT EXISTS user_quota_limit (
+    email     TEXT NOT NULL,
+    usage     BIGINT NOT NULL,
+    quota     BIGINT NOT NULL,
+    timestamp TIMESTAMP NOT NULL,
+    PRIMARY KEY (timestamp, email)
+);
+
+-- Every rejected record, with its reason and where it sat in Kafka.
+CREATE TABLE IF NOT EXISTS quarantine (
+    kafka_topic     TEXT NOT NULL,
+    kafka_partition INTEGER NOT NULL,
+    kafka_offset    BIGINT NOT NULL,
+    kafka_timestamp TIMESTAMP NOT NULL,
+    reason          TEXT NOT NULL,
+    payload         TEXT,
+    quarantined_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)
+);
+CREATE INDEX IF NOT EXISTS quarantine_kafka_timestamp ON quarantine (kafka_timestamp);
+
+-- What the batch layer measured for each hour it computed (written with bytes_hourly).
+CREATE TABLE IF NOT EXISTS batch_hourly_stats (
+    timestamp   TIMESTAMP PRIMARY KEY,
+    events      BIGINT NOT NULL,  -- distinct valid events in the hour
+    duplicates  BIGINT NOT NULL,  -- extra copies dropped (producer retries)
+    late_events BIGINT NOT NULL,  -- reached Kafka after their window closed (end + watermark)
+    computed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- Hours whose batch results have been reconciled and now serve instead of the speed layer.
+CREATE TABLE IF NOT EXISTS serving_hours (
+    timestamp    TIMESTAMP PRIMARY KEY,
+    published_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- Per hour and type: how far the speed layer was from the exact batch figure.
+CREATE TABLE IF NOT EXISTS reconciliation (
+    timestamp          TIMESTAMP NOT NULL,
+    type               TEXT NOT NULL,
+    speed_total        BIGINT NOT NULL,
+    batch_total        BIGINT NOT NULL,
+    difference         BIGINT NOT NULL,  -- batch_total - speed_total
+    late_events        BIGINT NOT NULL,
+    quarantined_events BIGINT NOT NULL,
+    reconciled_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (timestamp, type)
+);
+
+-- The speed layer's last progress per streaming query (watermark drives the hourly DAG's wait).
+CREATE TABLE IF NOT EXISTS speed_layer_progress (
+    query_name                TEXT PRIMARY KEY,
+    batch_id                  BIGINT NOT NULL,
+    watermark                 TIMESTAMP,
+    input_rows                BIGINT NOT NULL,
+    input_rows_per_second     DOUBLE PRECISION,
+    processed_rows_per_second DOUBLE PRECISION,
+    updated_at                TIMESTAMPTZ NOT NULL DEFAULT now()
+);

@@ -1,0 +1,185 @@
+"""The parse/validate/aggregate functions on small DataFrames (local Spark, no services)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from pyspark.sql import Row
+from pyspark.sql import functions as F
+
+from telemetry import transforms
+from telemetry.schema import EVENT_FIELDS
+
+USER = "00000000-0000-0000-0000-000000000001"
+USER2 = "00000000-0000-0000-0000-000000000002"
+ANTENNA = "00000000-0000-0000-0000-100000000000"
+T0 = 1_600_545_000  # 2020-09-19 19:50:00 UTC
+
+
+def event(ts=T0, user=USER, antenna=ANTENNA, nbytes=100, app="SKYPE"):
+    return {"timestamp": ts, "id": user, "antenna_id": antenna, "bytes": nbytes, "app": app}
+
+
+def kafka_frame(spark, payloads):
+    rows = [
+        Row(
+            topic="devices",
+            partition=0,
+            offset=i,
+            timestamp=dt.datetime(2020, 9, 19, 20, 0, 0),
+            value=(p if isinstance(p, str) else json.dumps(p)).encode(),
+        )
+        for i, p in enumerate(payloads)
+    ]
+    return spark.createDataFrame(rows)
+
+
+def parse(spark, payloads):
+    frame = kafka_frame(spark, payloads)
+    return frame.transform(transforms.parse_events(max_future_seconds=86400, min_epoch=946684800))
+
+
+def reasons(spark, payloads):
+    return [r.reason for r in parse(spark, payloads).orderBy("kafka_offset").collect()]
+
+
+def test_valid_event_parses_with_types(spark):
+    row = parse(spark, [event()]).collect()[0]
+    assert row.reason is None
+    assert (row.timestamp, row.id, row.antenna_id, row.bytes, row.app) == (
+        T0,
+        USER,
+        ANTENNA,
+        100,
+        "SKYPE",
+    )
+    assert (row.kafka_topic, row.kafka_partition, row.kafka_offset) == ("devices", 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ("not json at all", "not_json"),
+        ("[1, 2, 3]", "not_json"),
+        ({k: v for k, v in event().items() if k != "bytes"}, "missing_field:bytes"),
+        ({**event(), "app": None}, "missing_field:app"),
+        ({**event(), "bytes": "9082"}, "wrong_type:bytes"),
+        ({**event(), "timestamp": 1.5e9}, "wrong_type:timestamp"),
+        ({**event(), "id": 7}, "invalid_uuid:id"),
+        (event(nbytes=-1), "negative_bytes"),
+        (event(ts=12), "absurd_timestamp"),
+        (event(ts=4_000_000_000), "absurd_timestamp"),
+        (event(user="bob"), "invalid_uuid:id"),
+        (event(antenna="x"), "invalid_uuid:antenna_id"),
+        (event(app="  "), "empty_app"),
+    ],
+)
+def test_each_bad_record_gets_its_reason(spark, payload, reason):
+    assert reasons(spark, [payload]) == [reason]
+
+
+def test_valid_and_rejected_split_keeps_every_record(spark):
+    parsed = parse(spark, [event(), "garbage", event(nbytes=-5), event(nbytes=7)])
+    valid = transforms.valid_events(parsed)
+    rejected = transforms.rejected_events(parsed)
+    assert valid.count() == 2
+    assert sorted(r.kafka_offset for r in rejected.collect()) == [1, 2]
+    assert set(rejected.columns) >= {"payload", "reason", "kafka_partition", "kafka_offset"}
+
+
+def events_frame(spark, events):
+    rows = [
+        {
+            **e,
+            "kafka_topic": "devices",
+            "kafka_partition": 0,
+            "kafka_offset": i,
+            "kafka_timestamp": dt.datetime.fromtimestamp(e["timestamp"] + 5, dt.UTC).replace(
+                tzinfo=None
+            ),
+        }
+        for i, e in enumerate(events)
+    ]
+    return (
+        spark.createDataFrame(rows)
+        .select(*[F.col(c) for c in EVENT_FIELDS], "kafka_timestamp")
+        .transform(transforms.with_event_time)
+    )
+
+
+def test_partition_columns_follow_event_time_in_utc(spark):
+    row = events_frame(spark, [event(ts=T0)]).collect()[0]
+    assert (row.year, row.month, row.day, row.hour) == (2020, 9, 19, 19)
+
+
+def test_window_totals_per_metric(spark):
+    events = [
+        event(ts=T0, nbytes=10),
+        event(ts=T0 + 60, nbytes=20, app="WHATSAPP"),
+        event(ts=T0 + 30, nbytes=5, user=USER2),
+        event(ts=T0 + 301, nbytes=1000),  # next 5-minute window
+    ]
+    totals = (
+        events_frame(spark, events)
+        .transform(transforms.metric_rows)
+        .transform(transforms.window_totals("5 minutes"))
+    )
+    got = {(r.timestamp, r.type, r.id): r.value for r in totals.collect()}
+    w0 = dt.datetime(2020, 9, 19, 19, 50)
+    w1 = dt.datetime(2020, 9, 19, 19, 55)
+    assert got == {
+        (w0, "antenna_bytes_total", ANTENNA): 35,
+        (w0, "user_bytes_total", USER): 30,
+        (w0, "user_bytes_total", USER2): 5,
+        (w0, "app_bytes_total", "SKYPE"): 15,
+        (w0, "app_bytes_total", "WHATSAPP"): 20,
+        (w1, "antenna_bytes_total", ANTENNA): 1000,
+        (w1, "user_bytes_total", USER): 1000,
+        (w1, "app_bytes_total", "SKYPE"): 1000,
+    }
+
+
+def users_frame(spark):
+    return spark.createDataFrame(
+        [(USER, "andres@gmail.com", 50)], "id string, email string, quota long"
+    )
+
+
+def test_hourly_totals_key_users_by_email_and_keep_unknown_ids(spark):
+    events = [event(ts=T0, nbytes=10), event(ts=T0 + 1, nbytes=3, user=USER2)]
+    totals = (
+        events_frame(spark, events)
+        .transform(transforms.metric_rows)
+        .transform(transforms.key_users_by_email(users_frame(spark)))
+        .transform(transforms.window_totals("1 hour"))
+        .where("type = 'user_bytes_total'")
+    )
+    assert {(r.id, r.value) for r in totals.collect()} == {("andres@gmail.com", 10), (USER2, 3)}
+
+
+def test_dedupe_drops_identical_events_only(spark):
+    events = [event(nbytes=10), event(nbytes=10), event(nbytes=11)]
+    assert events_frame(spark, events).transform(transforms.dedupe_events).count() == 2
+
+
+def test_users_over_quota(spark):
+    events = [event(ts=T0, nbytes=30), event(ts=T0 + 10, nbytes=30), event(ts=T0 + 3600, nbytes=1)]
+    over = events_frame(spark, events).transform(transforms.users_over_quota(users_frame(spark)))
+    assert [tuple(r) for r in over.collect()] == [
+        ("andres@gmail.com", 60, 50, dt.datetime(2020, 9, 19, 19, 0))
+    ]
+
+
+def test_late_arrivals_are_those_after_window_end_plus_watermark(spark):
+    frame = events_frame(spark, [event(ts=T0), event(ts=T0 + 1)])
+    # kafka_timestamp = event time + 5 s; window [19:50, 19:55) closes at 19:55 + watermark.
+    frame = frame.withColumn(
+        "kafka_timestamp",
+        F.when(F.col("timestamp") == T0, F.col("kafka_timestamp")).otherwise(
+            F.lit(dt.datetime(2020, 9, 19, 19, 56, 1))
+        ),
+    )
+    late = frame.transform(transforms.late_arrivals("5 minutes", 60))
+    assert [r.timestamp for r in late.collect()] == [T0 + 1]
