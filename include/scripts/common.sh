@@ -3,8 +3,8 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PYTHON_BOOT="${LAMBDA_PYTHON:-python3}"
 eval "$("$PYTHON_BOOT" "$REPO/spark_apps/telemetry/config.py" shell)"
-VENV_SPARK="$LAMBDA_HOME/venv/spark"
-VENV_AIRFLOW="$LAMBDA_HOME/venv/airflow"
+VENV_SPARK="$LAMBDA_TOOLS_DIR/venv/spark"
+VENV_AIRFLOW="$LAMBDA_TOOLS_DIR/venv/airflow"
 LOG_DIR="$LAMBDA_HOME/logs"
 RUN_DIR="$LAMBDA_HOME/run"
 mkdir -p "$LOG_DIR" "$RUN_DIR"
@@ -19,12 +19,13 @@ pid_alive() {
   [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
 }
 
-# stop_pid NAME [SECONDS]: SIGTERM the recorded process group, SIGKILL after the grace period.
+# stop_pid NAME [SECONDS]: SIGTERM the recorded process, SIGKILL its group after the grace period.
 stop_pid() {
   local name="$1" grace="${2:-30}" f="$RUN_DIR/$1.pid" pid i
   if ! pid_alive "$name"; then rm -f "$f"; return 0; fi
   pid="$(cat "$f")"
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  # The leader only: our launchers forward the signal to what must stop cleanly.
+  kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < grace * 2; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.5

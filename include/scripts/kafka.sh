@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The project's Kafka broker: start|stop|status. Single node, KRaft (combined broker and
-# controller, no ZooKeeper), from the Maven Central jars in $LAMBDA_HOME/jars/kafka, in its own
+# controller, no ZooKeeper), from the Maven Central jars in $LAMBDA_TOOLS_DIR/jars/kafka, in its own
 # JVM. With LAMBDA_KAFKA_BOOTSTRAP set, the broker is someone else's: only the topic is ensured.
 source "$(dirname "$0")/common.sh"
 
 KAFKA_DIR="$LAMBDA_HOME/kafka"
 CONF="$KAFKA_DIR/server.properties"
-JARS="$LAMBDA_HOME/jars/kafka"
+JARS="$LAMBDA_TOOLS_DIR/jars/kafka"
 KAFKA_LOG="$LOG_DIR/kafka.log"
 
 KAFKA_JAVA=(java -Xms256m "-Xmx${LAMBDA_KAFKA_HEAP:-768m}" -XX:+UseG1GC

@@ -16,12 +16,12 @@ java_major="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | hea
 stamp_ok() {
   local name="$1"; shift
   local want; want="$(cat "$@" | sha256sum | cut -c1-16)"
-  [ -f "$LAMBDA_HOME/stamps/$name" ] && [ "$(cat "$LAMBDA_HOME/stamps/$name")" = "$want" ]
+  [ -f "$LAMBDA_TOOLS_DIR/stamps/$name" ] && [ "$(cat "$LAMBDA_TOOLS_DIR/stamps/$name")" = "$want" ]
 }
 stamp_write() {
   local name="$1"; shift
-  mkdir -p "$LAMBDA_HOME/stamps"
-  cat "$@" | sha256sum | cut -c1-16 > "$LAMBDA_HOME/stamps/$name"
+  mkdir -p "$LAMBDA_TOOLS_DIR/stamps"
+  cat "$@" | sha256sum | cut -c1-16 > "$LAMBDA_TOOLS_DIR/stamps/$name"
 }
 
 make_venv() {
@@ -38,7 +38,7 @@ make_venv() {
 }
 
 fetch_jars() {
-  local name="$1" pom="$REPO/include/jvm/$1/pom.xml" dest="$LAMBDA_HOME/jars/$1"; shift
+  local name="$1" pom="$REPO/include/jvm/$1/pom.xml" dest="$LAMBDA_TOOLS_DIR/jars/$1"; shift
   if [ -d "$dest" ] && stamp_ok "jars-$name" "$pom"; then return 0; fi
   log "fetching $name jars from Maven Central into $dest"
   rm -rf "$dest"; mkdir -p "$dest"

@@ -69,7 +69,8 @@ def _password(home: Path) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    home: Path
+    home: Path  # run-time state: data, checkpoints, logs, service folders
+    tools_dir: Path  # what set-up installs: Python environments, jars (shared by test runs)
     # Kafka
     kafka_bootstrap: str
     kafka_topic: str
@@ -117,7 +118,11 @@ class Settings:
 
     @property
     def jars_dir(self) -> Path:
-        return self.home / "jars"
+        return self.tools_dir / "jars"
+
+    @property
+    def spark_venv(self) -> Path:
+        return self.tools_dir / "venv" / "spark"
 
     def sqlalchemy_url(self, db: str) -> str:
         pw = quote(self.pg_password, safe="")
@@ -160,7 +165,11 @@ class Settings:
 
 
 def load() -> Settings:
-    """Read the environment once; raise ConfigError naming the bad variable."""
+    """Read the environment once; raise ConfigError naming the bad variable.
+
+    Kafka and PostgreSQL are "managed" (started by the project's scripts) unless their address
+    is given; LAMBDA_*_MANAGED, which the scripts export, keeps that decision for child processes.
+    """
     home = Path(_env("LAMBDA_HOME", str(REPO_ROOT / ".local"))).resolve()
     kafka_port = _env_int("LAMBDA_KAFKA_PORT", 19092, 1)
     pg_port = _env_int("LAMBDA_PG_PORT", 15432, 1)
@@ -171,10 +180,11 @@ def load() -> Settings:
         raise ConfigError(f"LAMBDA_STARTING_OFFSETS={starting!r} must be earliest or latest")
     settings = Settings(
         home=home,
+        tools_dir=Path(_env("LAMBDA_TOOLS_DIR", str(REPO_ROOT / ".local"))).resolve(),
         kafka_bootstrap=bootstrap_env or f"127.0.0.1:{kafka_port}",
         kafka_topic=_env("LAMBDA_KAFKA_TOPIC", "devices"),
         kafka_partitions=_env_int("LAMBDA_KAFKA_PARTITIONS", 4, 1),
-        kafka_managed=not bootstrap_env,
+        kafka_managed=_env("LAMBDA_KAFKA_MANAGED", "0" if bootstrap_env else "1") == "1",
         kafka_port=kafka_port,
         kafka_controller_port=_env_int("LAMBDA_KAFKA_CONTROLLER_PORT", 19093, 1),
         pg_host=pg_host_env or "127.0.0.1",
@@ -182,7 +192,7 @@ def load() -> Settings:
         pg_db=_env("LAMBDA_PG_DB", "telemetry"),
         pg_user=_env("LAMBDA_PG_USER", "telemetry"),
         pg_password=_password(home),
-        pg_managed=not pg_host_env,
+        pg_managed=_env("LAMBDA_PG_MANAGED", "0" if pg_host_env else "1") == "1",
         spark_master=_env("LAMBDA_SPARK_MASTER", "local[2]"),
         window=_env("LAMBDA_WINDOW", "5 minutes"),
         watermark=_env("LAMBDA_WATERMARK", "1 minute"),
@@ -207,6 +217,7 @@ def shell_exports(settings: Settings) -> str:
     """`export NAME=value` lines for the service scripts (same names as the environment)."""
     values = {
         "LAMBDA_HOME": settings.home,
+        "LAMBDA_TOOLS_DIR": settings.tools_dir,
         "LAMBDA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "LAMBDA_KAFKA_TOPIC": settings.kafka_topic,
         "LAMBDA_KAFKA_PARTITIONS": settings.kafka_partitions,

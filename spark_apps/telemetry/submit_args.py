@@ -16,7 +16,7 @@ from telemetry import config
 
 
 def spark_python(settings: config.Settings) -> str:
-    return str(settings.home / "venv" / "spark" / "bin" / "python")
+    return str(settings.spark_venv / "bin" / "python")
 
 
 def jars(settings: config.Settings) -> str:

@@ -33,6 +33,16 @@ KAFKA_COLUMNS: tuple[str, ...] = (
 _JSON_MAP = T.MapType(T.StringType(), T.StringType())
 
 
+STRING_FIELDS: tuple[str, ...] = ("id", "antenna_id", "app")
+_NON_STRING_JSON = r"^(\[.*\]|\{.*\}|-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false)$"
+
+
+def _non_string_json(value: Column) -> Column:
+    """Spark's JSON reader turns a number, array or object into its text for a string field;
+    those texts are the only way to see that the field was not a JSON string."""
+    return value.rlike(_NON_STRING_JSON)
+
+
 def _rejection_reason(
     event: Column, fields: Column, max_future_seconds: int, min_epoch: int
 ) -> Column:
@@ -48,6 +58,7 @@ def _rejection_reason(
     rules: list[tuple[Column, str]] = [(some_field_null & fields.isNull(), "not_json")]
     rules += [(some_field_null & fields[n].isNull(), f"missing_field:{n}") for n in EVENT_FIELDS]
     rules += [(some_field_null & event[n].isNull(), f"wrong_type:{n}") for n in EVENT_FIELDS]
+    rules += [(_non_string_json(event[n]), f"wrong_type:{n}") for n in STRING_FIELDS]
     rules += [
         (event["bytes"] < 0, "negative_bytes"),
         (

@@ -1,4 +1,4 @@
-"""Shared fixtures: a small local SparkSession for the pure-transform tests."""
+"""Fixtures shared by the Spark-side tests."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ import os
 import sys
 
 import pytest
-from pyspark.sql import SparkSession
 
 
 @pytest.fixture(scope="session")
 def spark():
+    """A small local SparkSession (pure-transform tests and reading Parquet back)."""
+    from pyspark.sql import SparkSession
+
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master("local[2]")
-        .appName("telemetry-unit-tests")
+        .appName("telemetry-tests")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")

@@ -1,0 +1,23 @@
+# Thin wrappers over include/scripts: every target runs set-up itself when needed.
+.PHONY: demo up down status test lint setup bench
+
+demo:   ## everything, in the foreground, with the simulator; Ctrl-C stops what it started
+	@bash include/scripts/demo.sh
+
+up:     ## the same services in the background
+	@bash include/scripts/services.sh up
+
+down:
+	@bash include/scripts/services.sh down
+
+status:
+	@bash include/scripts/services.sh status
+
+test:   ## set-up, start test services, lint, all tests, stop
+	@bash include/scripts/test.sh
+
+setup:
+	@bash include/scripts/setup.sh all
+
+lint:
+	@bash include/scripts/setup.sh spark && .local/venv/spark/bin/ruff check . && .local/venv/spark/bin/ruff format --check .

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# All services in the background: up|down|status. `up` runs set-up first (idempotent).
+source "$(dirname "$0")/common.sh"
+S="$REPO/include/scripts"
+# Airflow joins once its issue lands; the list is the order of start (stop is the reverse).
+SERVICES=(postgres kafka speed_layer)
+[ -f "$S/airflow.sh" ] && SERVICES+=(airflow)
+
+case "${1:-}" in
+  up)
+    "$S/setup.sh" all
+    for s in "${SERVICES[@]}"; do "$S/$s.sh" start; done
+    "$0" status
+    ;;
+  down)
+    for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do "$S/${SERVICES[i]}.sh" stop || true; done
+    ;;
+  status)
+    rc=0
+    for s in "${SERVICES[@]}"; do "$S/$s.sh" status || rc=1; done
+    exit $rc
+    ;;
+  *) die "usage: services.sh up|down|status" ;;
+esac

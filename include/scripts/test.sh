@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make test`: set-up if needed, start the services the tests need on their own ports and state
+# folder (so a running `make up` is not disturbed), run lint and every test, stop what we started.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export LAMBDA_HOME="${LAMBDA_TEST_HOME:-$REPO/.local/test}"
+export LAMBDA_KAFKA_PORT="${LAMBDA_TEST_KAFKA_PORT:-29092}"
+export LAMBDA_KAFKA_CONTROLLER_PORT="${LAMBDA_TEST_KAFKA_CONTROLLER_PORT:-29093}"
+export LAMBDA_PG_PORT="${LAMBDA_TEST_PG_PORT:-25432}"
+export LAMBDA_AIRFLOW_PORT="${LAMBDA_TEST_AIRFLOW_PORT:-28080}"
+export LAMBDA_TRIGGER="${LAMBDA_TRIGGER:-1 second}"
+S="$REPO/include/scripts"
+
+"$S/setup.sh" all
+# A fresh state folder each run: tests start from empty topics, tables and checkpoints.
+"$S/services.sh" down >/dev/null 2>&1 || true
+rm -rf "$LAMBDA_HOME"
+source "$S/common.sh"
+
+cleanup() { "$S/services.sh" down || true; }
+trap cleanup EXIT
+"$S/postgres.sh" start
+"$S/kafka.sh" start
+
+log "lint: ruff"
+"$VENV_SPARK/bin/ruff" check "$REPO"
+"$VENV_SPARK/bin/ruff" format --check "$REPO"
+
+rc=0
+log "tests on the Spark side (unit + integration with Kafka, PostgreSQL, spark-submit)"
+(cd "$REPO" && "$VENV_SPARK/bin/python" -m pytest tests/unit tests/integration "$@") || rc=$?
+if [ -d "$REPO/tests/airflow" ]; then
+  log "tests on the Airflow side (DAG integrity, DAG runs that spark-submit)"
+  (cd "$REPO" && "$VENV_AIRFLOW/bin/python" -m pytest tests/airflow "$@") || rc=$?
+fi
+exit $rc
