@@ -2,12 +2,15 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PYTHON_BOOT="${LAMBDA_PYTHON:-python3}"
-eval "$("$PYTHON_BOOT" "$REPO/spark_apps/telemetry/config.py" shell)"
+_exports="$("$PYTHON_BOOT" "$REPO/spark_apps/telemetry/config.py" shell)" || exit 2
+eval "$_exports"
 VENV_SPARK="$LAMBDA_TOOLS_DIR/venv/spark"
 VENV_AIRFLOW="$LAMBDA_TOOLS_DIR/venv/airflow"
 LOG_DIR="$LAMBDA_HOME/logs"
 RUN_DIR="$LAMBDA_HOME/run"
 mkdir -p "$LOG_DIR" "$RUN_DIR"
+# Spark binds to loopback unless told otherwise (a cluster deployment sets SPARK_LOCAL_IP).
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 export PYTHONPATH="$REPO/spark_apps:$REPO/include${PYTHONPATH:+:$PYTHONPATH}"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -15,7 +15,7 @@ as_pg() {
 }
 superuser_psql() { as_pg "$PG_BIN/psql" -h "$PG_SOCK" -p "$LAMBDA_PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
 app_psql() {
-  PGPASSWORD="$LAMBDA_PG_PASSWORD" psql -h "$LAMBDA_PG_HOST" -p "$LAMBDA_PG_PORT" \
+  PGOPTIONS="-c client_min_messages=warning" PGPASSWORD="$LAMBDA_PG_PASSWORD" psql -h "$LAMBDA_PG_HOST" -p "$LAMBDA_PG_PORT" \
     -U "$LAMBDA_PG_USER" -X -q -v ON_ERROR_STOP=1 "$@"
 }
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make demo`: set-up if needed, start everything, feed the simulator, show where to look, run
+# until Ctrl-C, then stop what it started.
+source "$(dirname "$0")/common.sh"
+S="$REPO/include/scripts"
+PSQL="bash include/scripts/postgres.sh psql"
+
+cleanup() {
+  log "stopping the demo"
+  stop_pid simulator 20
+  "$S/services.sh" down
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+"$S/services.sh" up
+if [ -f "$S/airflow.sh" ]; then
+  log "replaying the last ${LAMBDA_DEMO_HISTORY_HOURS:-3} hours of history so the batch DAGs have data"
+  "$VENV_SPARK/bin/python" -m simulator --mode canonical --history-hours "${LAMBDA_DEMO_HISTORY_HOURS:-3}" \
+    --count "${LAMBDA_DEMO_HISTORY_EVENTS:-20000}" --late-rate 0.01 --duplicate-rate 0.01 \
+    --malformed-rate 0.005 --seed 42 2>>"$LOG_DIR/simulator.log"
+fi
+log "starting the simulator (canonical mode: 20 users, 5 antennas, 5 apps)"
+start_bg simulator "$LOG_DIR/simulator.log" "$VENV_SPARK/bin/python" -m simulator --mode canonical \
+  --late-rate 0.01 --duplicate-rate 0.01 --malformed-rate 0.005
+
+log "waiting for the first rows in bytes (the speed layer's 5-minute windows)"
+for _ in $(seq 1 120); do
+  n="$(bash "$S/postgres.sh" psql -tA -c 'SELECT count(*) FROM bytes' 2>/dev/null || echo 0)"
+  [ "${n:-0}" -gt 0 ] && break
+  sleep 1
+done
+bash "$S/postgres.sh" psql -c \
+  "SELECT timestamp, type, id, value FROM bytes ORDER BY timestamp DESC, type, value DESC LIMIT 10"
+
+cat <<INFO
+
+  The pipeline is running. Where to look:
+    tables      bytes (speed), bytes_hourly, bytes_daily, user_quota_limit, serving_bytes_hourly,
+                reconciliation, quarantine, speed_layer_progress
+    psql        $PSQL -c 'SELECT * FROM bytes ORDER BY timestamp DESC LIMIT 20'
+    or          PGPASSWORD=\$(cat $LAMBDA_HOME/secrets/pg_password) psql -h $LAMBDA_PG_HOST -p $LAMBDA_PG_PORT -U $LAMBDA_PG_USER $LAMBDA_PG_DB
+    logs        $LOG_DIR/{speed_layer,simulator,kafka,postgres}.log
+    raw events  $LAMBDA_RAW_DIR (Parquet, year=/month=/day=/hour=)
+INFO
+if [ -f "$S/airflow.sh" ]; then
+  cat <<INFO
+    Airflow UI  http://127.0.0.1:$LAMBDA_AIRFLOW_PORT  (user admin, password: $(cat "$LAMBDA_HOME/airflow/admin_password" 2>/dev/null || echo "see $LAMBDA_HOME/airflow"))
+INFO
+fi
+echo "  Ctrl-C stops everything this command started."
+while true; do
+  sleep 30
+  pid_alive speed_layer || die "the speed layer stopped: see $LOG_DIR/speed_layer.log"
+  log "$(bash "$S/postgres.sh" psql -tA -c "SELECT 'latest window ' || timestamp || ': ' || sum(value) || ' bytes (antennas)' FROM bytes WHERE type = 'antenna_bytes_total' GROUP BY timestamp ORDER BY timestamp DESC LIMIT 1")"
+done
