@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
 from telemetry import config, postgres, preflight, raw_store, transforms
@@ -40,14 +39,11 @@ def read_kafka(spark: SparkSession, settings: config.Settings) -> DataFrame:
     return reader.load()
 
 
-def _as_utc_wallclock(column: str):
-    """TIMESTAMP -> TIMESTAMP_NTZ so collected values are UTC wall-clock, whatever the host TZ."""
-    return F.col(column).cast("timestamp_ntz").alias(column)
-
-
 def upsert_windows(settings: config.Settings) -> BatchWriter:
     def write(batch: DataFrame, batch_id: int) -> None:
-        rows = batch.select(_as_utc_wallclock("timestamp"), *WINDOW_TOTAL_COLUMNS[1:]).collect()
+        rows = batch.select(
+            transforms.utc_wallclock("timestamp"), *WINDOW_TOTAL_COLUMNS[1:]
+        ).collect()
         if rows:
             postgres.upsert_window_totals(settings, rows)
 
@@ -62,7 +58,7 @@ def land_raw_and_quarantine(settings: config.Settings) -> BatchWriter:
             raw_store.land_batch(valid, str(settings.raw_dir), batch_id)
             rejected = (
                 batch.transform(transforms.rejected_events)
-                .withColumn("kafka_timestamp", _as_utc_wallclock("kafka_timestamp"))
+                .withColumn("kafka_timestamp", transforms.utc_wallclock("kafka_timestamp"))
                 .collect()
             )
             if rejected:

@@ -58,3 +58,19 @@ wait_port() {
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# airflow_env: what Airflow processes (and the Airflow-side tests) need on top of the settings:
+# the Spark side's spark-submit first on PATH (SparkSubmitOperator looks it up there), its
+# SPARK_HOME and Python, and an admin password generated once per state folder.
+airflow_env() {
+  export PATH="$VENV_SPARK/bin:$PATH"
+  export PYSPARK_PYTHON="$VENV_SPARK/bin/python"
+  SPARK_HOME="$(ls -d "$VENV_SPARK"/lib/python3*/site-packages/pyspark | head -1)"
+  export SPARK_HOME
+  mkdir -p "$AIRFLOW_HOME" "$LAMBDA_HOME/secrets"
+  local pw_file="$LAMBDA_HOME/secrets/airflow_admin_password"
+  [ -s "$pw_file" ] || (umask 077; "$PYTHON_BOOT" -c 'import secrets; print(secrets.token_urlsafe(12))' > "$pw_file")
+  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
+  printf '{"admin": "%s"}\n' "$(cat "$pw_file")" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+  chmod 600 "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+}

@@ -97,3 +97,57 @@ def record_progress(
             """,
             (query, batch_id, watermark, input_rows, input_rate, processed_rate),
         )
+
+
+def _replace_range(conn, table: str, columns: Sequence[str], rows, start, end) -> int:
+    """Delete [start, end) from table and insert rows: one slice, replaced as a whole."""
+    conn.execute(f"DELETE FROM {table} WHERE timestamp >= %s AND timestamp < %s", (start, end))
+    return copy_rows(conn, table, columns, rows)
+
+
+def replace_hours(settings: Settings, start, end, totals, over_quota, stats) -> dict[str, int]:
+    """Replace the batch layer's rows for the hours in [start, end) in one transaction, so
+    re-running an interval converges to the same tables and readers never see half of it.
+
+    Hours without any event still get a stats row (events = 0): the hour was computed.
+    """
+    with connect(settings) as conn:
+        written = {
+            "bytes_hourly": _replace_range(
+                conn, "bytes_hourly", ("timestamp", "id", "value", "type"), totals, start, end
+            ),
+            "user_quota_limit": _replace_range(
+                conn,
+                "user_quota_limit",
+                ("email", "usage", "quota", "timestamp"),
+                over_quota,
+                start,
+                end,
+            ),
+        }
+        conn.execute(
+            "DELETE FROM batch_hourly_stats WHERE timestamp >= %s AND timestamp < %s", (start, end)
+        )
+        conn.execute(
+            """
+            INSERT INTO batch_hourly_stats (timestamp, events, duplicates, late_events)
+            SELECT h, 0, 0, 0 FROM generate_series(%s::timestamp, %s::timestamp - interval '1 hour',
+                                                   interval '1 hour') AS h
+            """,
+            (start, end),
+        )
+        for ts, events, duplicates, late in stats:
+            conn.execute(
+                "UPDATE batch_hourly_stats SET events = %s, duplicates = %s, late_events = %s,"
+                " computed_at = now() WHERE timestamp = %s",
+                (events, duplicates, late, ts),
+            )
+        written["batch_hourly_stats"] = len(stats)
+    return written
+
+
+def replace_days(settings: Settings, start, end, totals) -> int:
+    with connect(settings) as conn:
+        return _replace_range(
+            conn, "bytes_daily", ("timestamp", "id", "value", "type"), totals, start, end
+        )

@@ -132,7 +132,7 @@ def compact_hour(spark: SparkSession, root: str, hour: dt.datetime) -> tuple[int
     """Rewrite one hour folder's files as one file, without losing or duplicating a row.
 
     The files present at the start are the ones replaced; a file landed meanwhile (a late event)
-    is left alone. Returns (files before, rows).
+    is left alone. Returns (files replaced, rows); (0, 0) when there was nothing to merge.
     """
     folder = (
         f"{root.rstrip('/')}/year={hour.year}/month={hour.month}/day={hour.day}/hour={hour.hour}"
@@ -143,7 +143,7 @@ def compact_hour(spark: SparkSession, root: str, hour: dt.datetime) -> tuple[int
         return 0, 0
     originals = [f for f in _list_files(fs, jvm, folder) if f.endswith(".parquet")]
     if len(originals) <= 1:
-        return len(originals), -1
+        return 0, 0
     frame = spark.read.schema(raw_schema()).parquet(*originals)
     rows = frame.count()
     tmp = f"{root.rstrip('/')}/_staging/compact-{uuid.uuid4().hex}"

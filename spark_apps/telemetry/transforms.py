@@ -203,3 +203,9 @@ def late_arrivals(window: str, watermark_seconds: int) -> Transform:
         return events.where(F.col("kafka_timestamp") > deadline)
 
     return transform
+
+
+def utc_wallclock(column: str) -> Column:
+    """TIMESTAMP -> TIMESTAMP_NTZ (session zone UTC), so collected values are naive UTC
+    datetimes whatever the driver host's time zone, as the TIMESTAMP columns in PostgreSQL are."""
+    return F.col(column).cast("timestamp_ntz").alias(column)

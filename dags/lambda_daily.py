@@ -1,0 +1,34 @@
+"""
+### lambda_daily
+
+For each day (its data interval, run after the day is over): compact the day's small Parquet
+files, recompute every hour of the day (so events that arrived after their hour's run are
+counted) and the daily rollups (`bytes_daily`), then reconcile the day's hours. Idempotent for
+its day.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from lambda_airflow import DEFAULT_ARGS, SQL_DIR, run_sql, spark_job, wait_for_interval
+
+with DAG(
+    dag_id="lambda_daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    template_searchpath=[SQL_DIR],
+    tags=["lambda", "batch-layer", "daily"],
+    doc_md=__doc__,
+):
+    (
+        wait_for_interval("wait_for_day_complete")
+        >> spark_job("compact_day", "compact_day.py", ["--day", "{{ ds }}"])
+        >> spark_job("recompute_day", "batch_daily.py", ["--day", "{{ ds }}"])
+        >> run_sql("reconcile_day", "batch/reconcile.sql")
+    )

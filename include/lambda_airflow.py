@@ -1,0 +1,64 @@
+"""What both batch DAGs share: default arguments, the Spark submit factory, the SQL folder.
+
+Light at import: reads the environment and lists the jars folder, nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.providers.common.sql.sensors.sql import SqlSensor
+
+from telemetry import config, submit_args
+
+REPO = config.REPO_ROOT
+SQL_DIR = str(REPO / "sql")
+SPARK_APPS = REPO / "spark_apps"
+PG_CONN_ID = "telemetry_db"  # AIRFLOW_CONN_TELEMETRY_DB
+SPARK_CONN_ID = "spark_default"  # AIRFLOW_CONN_SPARK_DEFAULT
+
+DEFAULT_ARGS = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=1),
+    "execution_timeout": dt.timedelta(minutes=30),
+}
+
+_settings = config.load()
+
+
+def wait_for_interval(task_id: str) -> SqlSensor:
+    """Reschedule-mode sensor: frees its worker slot between pokes."""
+    return SqlSensor(
+        task_id=task_id,
+        conn_id=PG_CONN_ID,
+        sql="batch/interval_complete.sql",
+        params={
+            "grace_seconds": _settings.hour_grace_seconds,
+            "max_wait_seconds": _settings.hour_max_wait_seconds,
+        },
+        mode="reschedule",
+        poke_interval=60,
+        timeout=6 * 3600,
+    )
+
+
+def spark_job(task_id: str, app: str, args: list[str]) -> SparkSubmitOperator:
+    """spark-submit one of spark_apps/ with the same jars and confs as the service scripts."""
+    if not (SPARK_APPS / app).exists():
+        raise FileNotFoundError(f"no Spark app {SPARK_APPS / app}")
+    return SparkSubmitOperator(
+        task_id=task_id,
+        application=str(SPARK_APPS / app),
+        application_args=args,
+        conn_id=SPARK_CONN_ID,
+        jars=submit_args.jars(_settings) or None,
+        conf=submit_args.confs(_settings),
+        name=f"lambda-{task_id}",
+    )
+
+
+def run_sql(task_id: str, sql_file: str) -> SQLExecuteQueryOperator:
+    return SQLExecuteQueryOperator(task_id=task_id, conn_id=PG_CONN_ID, sql=sql_file)

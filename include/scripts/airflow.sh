@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Airflow 3 on this machine: start|stop|status. Metadata in the project's PostgreSQL (database
+# LAMBDA_AIRFLOW_DB), LocalExecutor, api-server (UI) + scheduler + dag-processor, connections
+# from AIRFLOW_CONN_* (config.py). Needs PostgreSQL up (services.sh starts it first).
+source "$(dirname "$0")/common.sh"
+airflow_env
+AIRFLOW="$VENV_AIRFLOW/bin/airflow"
+PARTS=(api-server scheduler dag-processor)
+
+start() {
+  [ -x "$AIRFLOW" ] || die "Airflow environment missing: run include/scripts/setup.sh"
+  log "migrating the Airflow metadata database ($LAMBDA_AIRFLOW_DB)"
+  "$AIRFLOW" db migrate >>"$LOG_DIR/airflow-db.log" 2>&1 \
+    || { tail -20 "$LOG_DIR/airflow-db.log"; die "airflow db migrate failed"; }
+  port_in_use 127.0.0.1 "$LAMBDA_AIRFLOW_PORT" && ! pid_alive airflow-api-server \
+    && die "port $LAMBDA_AIRFLOW_PORT is taken by another program; set LAMBDA_AIRFLOW_PORT"
+  for part in "${PARTS[@]}"; do
+    pid_alive "airflow-$part" && continue
+    log "starting airflow $part"
+    if [ "$part" = api-server ]; then
+      start_bg "airflow-$part" "$LOG_DIR/airflow-$part.log" "$AIRFLOW" api-server \
+        --host 127.0.0.1 --port "$LAMBDA_AIRFLOW_PORT"
+    else
+      start_bg "airflow-$part" "$LOG_DIR/airflow-$part.log" "$AIRFLOW" "$part"
+    fi
+  done
+  wait_port 127.0.0.1 "$LAMBDA_AIRFLOW_PORT" 120 "the Airflow api-server"
+}
+
+stop() {
+  for part in "${PARTS[@]}"; do
+    pid_alive "airflow-$part" && log "stopping airflow $part"
+    stop_pid "airflow-$part" 30
+  done
+}
+
+status() {
+  local rc=0 part
+  for part in "${PARTS[@]}"; do pid_alive "airflow-$part" || rc=1; done
+  if [ $rc = 0 ] && curl -fsS "http://127.0.0.1:$LAMBDA_AIRFLOW_PORT/api/v2/monitor/health" >/dev/null 2>&1; then
+    echo "airflow: up (http://127.0.0.1:$LAMBDA_AIRFLOW_PORT, user admin)"
+  else
+    echo "airflow: down"; return 1
+  fi
+}
+
+case "${1:-}" in
+  start) start ;; stop) stop ;; status) status ;;
+  cli) shift; exec "$AIRFLOW" "$@" ;;
+  *) die "usage: airflow.sh start|stop|status|cli ARGS" ;;
+esac

@@ -1,0 +1,37 @@
+"""Compact one day of the Parquet master dataset: each hour folder's many small files from
+the streaming micro-batches become one file, with the same rows (checked before any original
+is removed).
+
+Usage: spark-submit ... spark_apps/compact_day.py --day 2026-11-27
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from telemetry import raw_store
+from telemetry.batch_job import run, utc_naive
+
+
+def job(spark, settings, args) -> dict[str, int]:
+    day = utc_naive(args.day).replace(hour=0, minute=0, second=0, microsecond=0)
+    files = rows = hours = 0
+    for h in range(24):
+        hour = day + dt.timedelta(hours=h)
+        replaced, count = raw_store.compact_hour(spark, str(settings.raw_dir), hour)
+        if replaced:
+            files, rows, hours = files + replaced, rows + count, hours + 1
+            print(f"[compact-day] {hour}: {replaced} files -> 1 ({count} rows)", flush=True)
+    return {"hours_compacted": hours, "files_replaced": files, "rows": rows}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--day", required=True, help="the UTC day, YYYY-MM-DD")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(run("compact-day", parser(), job))

@@ -1,0 +1,87 @@
+"""Shared plumbing of the batch entry points: arguments, users from PostgreSQL over JDBC,
+the Parquet read, the PostgreSQL write."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+
+from pyspark.sql import DataFrame, SparkSession
+
+from telemetry import batch, config, postgres, preflight, raw_store, transforms
+
+HOUR = dt.timedelta(hours=1)
+
+
+def utc_naive(value: str) -> dt.datetime:
+    """'2026-11-28T05:00:00+00:00' or '2026-11-28' -> naive UTC datetime."""
+    parsed = dt.datetime.fromisoformat(value)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def whole_hours(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    if start.minute or start.second or start.microsecond or end.minute or end.second:
+        raise ValueError(f"the interval {start} .. {end} does not start and end on whole hours")
+    if end <= start:
+        raise ValueError(f"the interval {start} .. {end} is empty")
+    return start, end
+
+
+def read_users(spark: SparkSession, settings: config.Settings) -> DataFrame:
+    return spark.read.jdbc(
+        settings.jdbc_url,
+        "user_metadata",
+        properties={
+            "user": settings.pg_user,
+            "password": settings.pg_password,
+            "driver": "org.postgresql.Driver",
+        },
+    ).select("id", "email", "quota")
+
+
+def recompute_hours(
+    spark: SparkSession, settings: config.Settings, start: dt.datetime, end: dt.datetime
+) -> dict[str, int]:
+    """Exact figures for the hours in [start, end), replacing that slice in PostgreSQL."""
+    raw = raw_store.read_hours(spark, str(settings.raw_dir), start, end)
+    result = batch.hourly(
+        raw, read_users(spark, settings), settings.window, settings.watermark_seconds
+    )
+    totals = result.totals.select(transforms.utc_wallclock("timestamp"), "id", "value", "type")
+    over_quota = result.over_quota.select(
+        "email", "usage", "quota", transforms.utc_wallclock("timestamp")
+    )
+    stats = result.stats.select(
+        transforms.utc_wallclock("timestamp"), "events", "duplicates", "late_events"
+    )
+    return postgres.replace_hours(
+        settings, start, end, totals.collect(), over_quota.collect(), stats.collect()
+    )
+
+
+def run(name: str, parser: argparse.ArgumentParser, job) -> int:
+    """Parse arguments, check PostgreSQL, run job(spark, settings, args); errors -> exit 2."""
+    args = parser.parse_args()
+    try:
+        settings = config.load()
+        preflight.check_postgres(settings, ("bytes_hourly", "user_metadata"))
+    except (config.ConfigError, preflight.PreflightError) as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    from telemetry.session import get_session
+
+    started = time.monotonic()
+    spark = get_session(name)
+    try:
+        summary = job(spark, settings, args)
+    except ValueError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        spark.stop()
+    print(f"[{name}] done in {time.monotonic() - started:.1f} s: {summary}", flush=True)
+    return 0

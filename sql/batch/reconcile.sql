@@ -1,0 +1,56 @@
+-- Reconcile the data interval's hours: per hour and type, the speed layer's total against the
+-- batch layer's exact total, with the late and quarantined counts; then publish the hours the
+-- batch computed, so serving_bytes_hourly serves them from the batch layer. One transaction,
+-- idempotent: re-running it rewrites the same rows.
+WITH bounds AS (
+    SELECT TIMESTAMP '{{ data_interval_start.strftime("%Y-%m-%d %H:%M:%S") }}' AS start_ts,
+           TIMESTAMP '{{ data_interval_end.strftime("%Y-%m-%d %H:%M:%S") }}' AS end_ts
+),
+types AS (
+    SELECT unnest(ARRAY['antenna_bytes_total', 'user_bytes_total', 'app_bytes_total']) AS type
+),
+speed AS (
+    SELECT date_trunc('hour', b.timestamp) AS timestamp, b.type, sum(b.value) AS total
+    FROM bytes b, bounds
+    WHERE b.timestamp >= bounds.start_ts AND b.timestamp < bounds.end_ts
+    GROUP BY 1, 2
+),
+batch AS (
+    SELECT h.timestamp, h.type, sum(h.value) AS total
+    FROM bytes_hourly h, bounds
+    WHERE h.timestamp >= bounds.start_ts AND h.timestamp < bounds.end_ts
+    GROUP BY 1, 2
+),
+quarantined AS (
+    SELECT date_trunc('hour', q.kafka_timestamp) AS timestamp, count(*) AS n
+    FROM quarantine q, bounds
+    WHERE q.kafka_timestamp >= bounds.start_ts AND q.kafka_timestamp < bounds.end_ts
+    GROUP BY 1
+)
+INSERT INTO reconciliation AS r
+    (timestamp, type, speed_total, batch_total, difference, late_events, quarantined_events,
+     reconciled_at)
+SELECT st.timestamp, t.type,
+       coalesce(s.total, 0), coalesce(b.total, 0), coalesce(b.total, 0) - coalesce(s.total, 0),
+       st.late_events, coalesce(q.n, 0), now()
+FROM batch_hourly_stats st
+CROSS JOIN bounds
+CROSS JOIN types t
+LEFT JOIN speed s ON s.timestamp = st.timestamp AND s.type = t.type
+LEFT JOIN batch b ON b.timestamp = st.timestamp AND b.type = t.type
+LEFT JOIN quarantined q ON q.timestamp = st.timestamp
+WHERE st.timestamp >= bounds.start_ts AND st.timestamp < bounds.end_ts
+ON CONFLICT (timestamp, type) DO UPDATE SET
+    speed_total = EXCLUDED.speed_total,
+    batch_total = EXCLUDED.batch_total,
+    difference = EXCLUDED.difference,
+    late_events = EXCLUDED.late_events,
+    quarantined_events = EXCLUDED.quarantined_events,
+    reconciled_at = EXCLUDED.reconciled_at;
+
+INSERT INTO serving_hours (timestamp)
+SELECT st.timestamp
+FROM batch_hourly_stats st
+WHERE st.timestamp >= TIMESTAMP '{{ data_interval_start.strftime("%Y-%m-%d %H:%M:%S") }}'
+  AND st.timestamp < TIMESTAMP '{{ data_interval_end.strftime("%Y-%m-%d %H:%M:%S") }}'
+ON CONFLICT (timestamp) DO UPDATE SET published_at = now();
