@@ -15,6 +15,9 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from lambda_airflow import DEFAULT_ARGS, SQL_DIR, run_sql, spark_job, wait_for_interval
 
+# The interval's day, not {{ ds }}: a manual run's logical date is when it was triggered.
+DAY = "{{ data_interval_start.strftime('%Y-%m-%d') }}"
+
 with DAG(
     dag_id="lambda_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
@@ -28,7 +31,7 @@ with DAG(
 ):
     (
         wait_for_interval("wait_for_day_complete")
-        >> spark_job("compact_day", "compact_day.py", ["--day", "{{ ds }}"])
-        >> spark_job("recompute_day", "batch_daily.py", ["--day", "{{ ds }}"])
+        >> spark_job("compact_day", "compact_day.py", ["--day", DAY])
+        >> spark_job("recompute_day", "batch_daily.py", ["--day", DAY])
         >> run_sql("reconcile_day", "batch/reconcile.sql")
     )

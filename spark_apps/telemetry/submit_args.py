@@ -47,12 +47,9 @@ def py_files(settings: config.Settings) -> str:
 
 
 def spark_env(settings: config.Settings) -> dict[str, str]:
-    """Environment for a process that calls spark-submit from another Python (Airflow)."""
-    bin_dir = str(settings.home / "venv" / "spark" / "bin")
-    lib = next(
-        (settings.home / "venv" / "spark" / "lib").glob("python3*/site-packages/pyspark"), None
-    )
-    env = {"PYSPARK_PYTHON": spark_python(settings), "SPARK_BIN": bin_dir}
+    """SPARK_HOME and the Python of the Spark side, for spark-submit launched from anywhere."""
+    env = {"PYSPARK_PYTHON": spark_python(settings)}
+    lib = next((settings.spark_venv / "lib").glob("python3*/site-packages/pyspark"), None)
     if lib is not None:
         env["SPARK_HOME"] = str(lib)
     return env

@@ -1,0 +1,151 @@
+"""Airflow-side fixtures: real PostgreSQL, real DAG runs (dag.test and the scheduler), Parquet
+written by the same code as the speed layer (through the Spark side's Python)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from telemetry import config
+
+REPO = config.REPO_ROOT
+BATCH_TABLES = (
+    "bytes",
+    "bytes_hourly",
+    "bytes_daily",
+    "user_quota_limit",
+    "batch_hourly_stats",
+    "serving_hours",
+    "reconciliation",
+    "quarantine",
+    "speed_layer_progress",
+)
+
+
+@pytest.fixture(scope="session")
+def settings() -> config.Settings:
+    return config.load()
+
+
+@pytest.fixture(scope="session")
+def pg(settings) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def airflow_db(settings) -> Iterator[psycopg.Connection]:
+    """Airflow's metadata database (dag runs), on the same server."""
+    dsn = settings.pg_dsn.replace(f"dbname={settings.pg_db}", f"dbname={settings.airflow_db}")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def base_day() -> dt.datetime:
+    """A whole UTC day two days ago: long complete, so the DAGs' wait passes at once."""
+    today = dt.datetime.now(dt.UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    return today - dt.timedelta(days=2)
+
+
+_batch_ids = iter(range(1_000_000, 2_000_000))
+
+
+@pytest.fixture(scope="session")
+def land(settings) -> Callable[[list[dict]], None]:
+    """Land event dicts in the master dataset with the speed layer's writer (raw_store)."""
+
+    def land_events(events: list[dict]) -> None:
+        lines = "\n".join(json.dumps(e) for e in events)
+        subprocess.run(
+            [
+                str(settings.spark_venv / "bin" / "python"),
+                str(REPO / "tests/support/land_events.py"),
+                str(settings.raw_dir),
+                str(next(_batch_ids)),
+            ],
+            input=lines,
+            text=True,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+
+    return land_events
+
+
+def event(
+    ts: dt.datetime,
+    user: str,
+    nbytes: int,
+    app: str = "SKYPE",
+    antenna: str = "00000000-0000-0000-0000-100000000001",
+    arrival_delay_s: int = 5,
+    offset: int = 0,
+) -> dict:
+    epoch = int(ts.replace(tzinfo=dt.UTC).timestamp())
+    return {
+        "timestamp": epoch,
+        "id": user,
+        "antenna_id": antenna,
+        "bytes": nbytes,
+        "app": app,
+        "kafka_partition": 0,
+        "kafka_offset": offset,
+        "kafka_timestamp": epoch + arrival_delay_s,
+    }
+
+
+def table(pg, sql: str, *params) -> list[tuple]:
+    return sorted(pg.execute(sql, params).fetchall())
+
+
+def snapshot(pg, start: dt.datetime, end: dt.datetime) -> dict[str, list[tuple]]:
+    """Every batch-layer row of [start, end), without the bookkeeping times."""
+    rng = (start, end)
+    where = "WHERE timestamp >= %s AND timestamp < %s"
+    return {
+        "bytes_hourly": table(
+            pg, f"SELECT timestamp, type, id, value FROM bytes_hourly {where}", *rng
+        ),
+        "user_quota_limit": table(pg, f"SELECT * FROM user_quota_limit {where}", *rng),
+        "stats": table(
+            pg,
+            f"SELECT timestamp, events, duplicates, late_events FROM batch_hourly_stats {where}",
+            *rng,
+        ),
+        "serving": table(pg, f"SELECT * FROM serving_bytes_hourly {where}", *rng),
+        "reconciliation": table(
+            pg,
+            "SELECT timestamp, type, speed_total, batch_total, difference,"
+            f" late_events, quarantined_events FROM reconciliation {where}",
+            *rng,
+        ),
+    }
+
+
+def run_dag(dag_id: str, interval_start: dt.datetime, interval: dt.timedelta) -> str:
+    """One real DAG run in this process (dag.test), all tasks; returns the run's state.
+
+    dag.test makes a manual run, whose data interval is the one that ends at its date.
+    """
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(str(REPO / "dags")).get_dag(dag_id)
+    run = dag.test(logical_date=(interval_start + interval).replace(tzinfo=dt.UTC))
+    return str(run.state)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

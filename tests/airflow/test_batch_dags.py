@@ -1,0 +1,254 @@
+"""The batch DAGs for real: dag.test() and scheduler backfills that spark-submit the batch jobs
+over Parquet with known content, checked against figures computed here independently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, event, run_dag, snapshot, table, wait_until
+
+USERS = {
+    f"00000000-0000-0000-0000-0000000000{n:02d}": name
+    for n, name in [(1, "andres"), (3, "juan"), (4, "fede")]
+}
+ANDRES, JUAN, FEDE = USERS
+UNKNOWN = "00000000-0000-0000-0000-000000009999"
+QUOTA = {ANDRES: 200_000, JUAN: 100_000, FEDE: 5_000}
+ANTENNA_B = "00000000-0000-0000-0000-100000000002"
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+
+
+def email(user: str) -> str:
+    return f"{USERS[user]}@gmail.com" if user in USERS else user
+
+
+def expected_hourly(events: list[dict]) -> list[tuple]:
+    """(timestamp, type, id, value) rows, duplicates (equal content) counted once."""
+    totals: dict[tuple, int] = defaultdict(int)
+    seen = set()
+    for e in events:
+        content = (e["timestamp"], e["id"], e["antenna_id"], e["bytes"], e["app"])
+        if content in seen:
+            continue
+        seen.add(content)
+        hour = dt.datetime.fromtimestamp(e["timestamp"] - e["timestamp"] % 3600, dt.UTC)
+        hour = hour.replace(tzinfo=None)
+        totals[(hour, "antenna_bytes_total", e["antenna_id"])] += e["bytes"]
+        totals[(hour, "user_bytes_total", email(e["id"]))] += e["bytes"]
+        totals[(hour, "app_bytes_total", e["app"])] += e["bytes"]
+    return sorted((*k, v) for k, v in totals.items())
+
+
+def hour_events(hour: dt.datetime) -> list[dict]:
+    m = dt.timedelta(minutes=1)
+    return [
+        event(hour + 1 * m, ANDRES, 150_000),
+        event(hour + 2 * m, ANDRES, 40_000, app="WHATSAPP"),
+        event(hour + 2 * m, ANDRES, 40_000, app="WHATSAPP"),  # a producer retry: same content
+        event(hour + 3 * m, JUAN, 99_999, antenna=ANTENNA_B),
+        event(hour + 4 * m, FEDE, 4_000),
+        event(hour + 58 * m, FEDE, 1_500, app="TELEGRAM"),  # fede: 5,500 > 5,000
+        event(hour + 30 * m, UNKNOWN, 777),  # a device with no user_metadata row
+    ]
+
+
+@pytest.fixture(scope="module")
+def hourly_case(base_day, land, pg):
+    """Hour 10:00 of the base day, plus one event of 11:00 that must not count."""
+    hour = base_day + dt.timedelta(hours=10)
+    events = hour_events(hour)
+    land([*events, event(hour + dt.timedelta(minutes=61), ANDRES, 5)])
+    # What the speed layer saw of 10:00: everything but juan's event.
+    pg.execute(
+        "DELETE FROM bytes WHERE timestamp >= %s AND timestamp < %s",
+        (base_day, base_day + dt.timedelta(days=1)),
+    )
+    for e in events:
+        if e["id"] == JUAN or (e["id"] == ANDRES and e["bytes"] == 40_000):
+            continue
+        window = dt.datetime.fromtimestamp(e["timestamp"] - e["timestamp"] % 300, dt.UTC)
+        for type_, key in (
+            ("antenna_bytes_total", e["antenna_id"]),
+            ("user_bytes_total", e["id"]),
+            ("app_bytes_total", e["app"]),
+        ):
+            pg.execute(
+                "INSERT INTO bytes VALUES (%s, %s, %s, %s) ON CONFLICT (timestamp, type, id)"
+                " DO UPDATE SET value = bytes.value + EXCLUDED.value",
+                (window.replace(tzinfo=None), key, e["bytes"], type_),
+            )
+    # 12:00 has only speed-layer rows: served from the speed layer.
+    pg.execute(
+        "INSERT INTO bytes VALUES (%s, 'SKYPE', 42, 'app_bytes_total')",
+        (hour + dt.timedelta(hours=2, minutes=5),),
+    )
+    assert run_dag("lambda_hourly", hour, HOUR) == "success"
+    return hour, events
+
+
+def test_hourly_run_gives_exact_totals_quota_serving_and_reconciliation(hourly_case, pg):
+    hour, events = hourly_case
+    end = hour + dt.timedelta(hours=1)
+    assert table(
+        pg,
+        "SELECT timestamp, type, id, value FROM bytes_hourly WHERE timestamp >= %s"
+        " AND timestamp < %s",
+        hour,
+        end,
+    ) == expected_hourly(events)
+    assert table(
+        pg, "SELECT email, usage, quota, timestamp FROM user_quota_limit WHERE timestamp = %s", hour
+    ) == [("fede@gmail.com", 5_500, 5_000, hour)]
+    stats = table(
+        pg, "SELECT events, duplicates FROM batch_hourly_stats WHERE timestamp = %s", hour
+    )
+    assert stats == [(len(events) - 1, 1)]
+
+    serving = table(
+        pg,
+        "SELECT timestamp, type, id, value, source FROM serving_bytes_hourly"
+        " WHERE timestamp >= %s AND timestamp < %s",
+        hour,
+        hour + dt.timedelta(hours=3),
+    )
+    batch_rows = [(*r, "batch") for r in expected_hourly(events)]
+    speed_rows = [(hour + dt.timedelta(hours=2), "app_bytes_total", "SKYPE", 42, "speed")]
+    assert serving == sorted(batch_rows + speed_rows)
+
+    total = sum(e["bytes"] for e in events) - 40_000  # the retry counted once
+    missed_by_speed = 99_999 + 40_000
+    recon = table(
+        pg,
+        "SELECT type, speed_total, batch_total, difference, late_events"
+        " FROM reconciliation WHERE timestamp = %s",
+        hour,
+    )
+    assert recon == [
+        (t, total - missed_by_speed, total, missed_by_speed, 0)
+        for t in ("antenna_bytes_total", "app_bytes_total", "user_bytes_total")
+    ]
+
+
+def test_rerunning_an_hour_leaves_identical_tables(hourly_case, pg):
+    hour, _ = hourly_case
+    window = (hour, hour + dt.timedelta(hours=1))
+    before = snapshot(pg, *window)
+    assert run_dag("lambda_hourly", hour, HOUR) == "success"
+    assert snapshot(pg, *window) == before
+
+
+def test_late_event_is_counted_by_the_daily_run(hourly_case, base_day, land, pg, settings):
+    hour, events = hourly_case
+    late = event(hour + dt.timedelta(minutes=20), JUAN, 1_234, arrival_delay_s=3 * 3600, offset=99)
+    land([late])  # lands after the hour's run
+    before = table(
+        pg, "SELECT type, batch_total, difference FROM reconciliation WHERE timestamp = %s", hour
+    )
+    hour_dir = (
+        Path(settings.raw_dir)
+        / f"year={hour.year}"
+        / f"month={hour.month}"
+        / f"day={hour.day}"
+        / f"hour={hour.hour}"
+    )
+    assert len(list(hour_dir.glob("*.parquet"))) >= 2
+
+    assert run_dag("lambda_daily", base_day, DAY) == "success"
+
+    assert table(
+        pg, "SELECT timestamp, type, id, value FROM bytes_hourly WHERE timestamp = %s", hour
+    ) == expected_hourly([*events, late])
+    after = table(
+        pg,
+        "SELECT type, batch_total, difference, late_events FROM reconciliation"
+        " WHERE timestamp = %s",
+        hour,
+    )
+    assert [(t, b + 1_234, d + 1_234, 1) for t, b, d in before] == after
+    daily = table(
+        pg, "SELECT type, sum(value) FROM bytes_daily WHERE timestamp = %s GROUP BY 1", base_day
+    )
+    day_total = sum(r[3] for r in expected_hourly([*events, late]) if r[1] == "app_bytes_total")
+    assert daily == [
+        (t, day_total + 5)
+        for t in ("antenna_bytes_total", "app_bytes_total", "user_bytes_total")  # + the 11:00 event
+    ]
+    # Compaction: one file per hour folder, the same rows.
+    assert len(list(hour_dir.glob("*.parquet"))) == 1
+
+
+def backfill(airflow_db, start: dt.datetime, last: dt.datetime) -> None:
+    """`airflow backfill create` over [start, last] (logical dates), run by the scheduler;
+    returns when every run of the range finished after the request, fails on a failed run."""
+    requested = airflow_db.execute("SELECT now()").fetchone()[0]
+    subprocess.run(
+        [
+            str(REPO / "include/scripts/airflow.sh"),
+            "cli",
+            "backfill",
+            "create",
+            "--dag-id",
+            "lambda_hourly",
+            "--from-date",
+            f"{start.isoformat()}+00:00",
+            "--to-date",
+            f"{last.isoformat()}+00:00",
+            "--reprocess-behavior",
+            "completed",
+            "--max-active-runs",
+            "3",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    expected = int((last - start) / HOUR) + 1
+
+    def finished() -> bool:
+        done, failed = airflow_db.execute(
+            "SELECT count(*) FILTER (WHERE state = 'success' AND end_date > %s),"
+            " count(*) FILTER (WHERE state = 'failed' AND end_date > %s) FROM dag_run"
+            " WHERE dag_id = 'lambda_hourly' AND logical_date BETWEEN %s AND %s",
+            (requested, requested, start.replace(tzinfo=dt.UTC), last.replace(tzinfo=dt.UTC)),
+        ).fetchone()
+        assert failed == 0, "a backfill run failed"
+        open_backfills = airflow_db.execute(
+            "SELECT count(*) FROM backfill WHERE dag_id = 'lambda_hourly' AND completed_at IS NULL"
+        ).fetchone()[0]
+        return done == expected and open_backfills == 0
+
+    wait_until(finished, 600, f"the backfill of {start} .. {last}")
+
+
+def test_backfill_matches_running_each_hour(base_day, land, pg, airflow_db):
+    hours = [base_day + dt.timedelta(hours=h) for h in (13, 14, 15)]
+    land([e for h in hours for e in hour_events(h)])
+    start, end = hours[0], hours[-1] + HOUR
+    subprocess.run(
+        [str(REPO / "include/scripts/airflow.sh"), "cli", "dags", "unpause", "lambda_hourly"],
+        check=True,
+        capture_output=True,
+    )
+
+    for h in hours:  # each hour on its own
+        backfill(airflow_db, h, h)
+    one_by_one = snapshot(pg, start, end)
+    assert len(one_by_one["bytes_hourly"]) == 3 * len(expected_hourly(hour_events(hours[0])))
+    assert [r[0] for r in one_by_one["stats"]] == hours
+
+    for name in (
+        "bytes_hourly",
+        "user_quota_limit",
+        "reconciliation",
+        "serving_hours",
+        "batch_hourly_stats",
+    ):
+        pg.execute(f"DELETE FROM {name} WHERE timestamp >= %s AND timestamp < %s", (start, end))
+    backfill(airflow_db, hours[0], hours[-1])  # the three hours in one backfill
+    assert snapshot(pg, start, end) == one_by_one

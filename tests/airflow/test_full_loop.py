@@ -1,0 +1,167 @@
+"""The whole loop for real: simulator -> Kafka -> speed layer (spark-submit) -> Parquet ->
+lambda_hourly DAG runs -> serving_bytes_hourly, checked against the simulator's ground truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+from .conftest import REPO, run_dag, table, wait_until
+
+HOUR = dt.timedelta(hours=1)
+HISTORY_HOURS = 3
+CHECKED_HOURS = 2  # the oldest ones: over for more than an hour, so the DAG's wait passes at once
+
+
+def spark_python(settings) -> str:
+    return str(settings.spark_venv / "bin" / "python")
+
+
+def committed_offsets(checkpoint: Path) -> int:
+    """Kafka records the raw query has fully processed (sum over partitions of its last
+    committed batch's end offsets, from the checkpoint)."""
+    commits = [int(p.name) for p in (checkpoint / "commits").glob("[0-9]*")]
+    if not commits:
+        return 0
+    lines = (checkpoint / "offsets" / str(max(commits))).read_text().splitlines()
+    return sum(sum(int(o) for o in parts.values()) for parts in json.loads(lines[2]).values())
+
+
+def expected_from_truth(truth: Path, emails: dict[str, str], hours: list[dt.datetime]):
+    """Per (hour, type, key) totals and per (hour, email) usage from the messages sent."""
+    first, end = hours[0], hours[-1] + HOUR
+    events = set()
+    for line in truth.read_text().splitlines():
+        record = json.loads(line)
+        if record["kind"] == "malformed":
+            continue
+        e = json.loads(record["payload"])
+        events.add((e["timestamp"], e["id"], e["antenna_id"], e["bytes"], e["app"]))
+    totals: dict[tuple, int] = defaultdict(int)
+    usage: dict[tuple, int] = defaultdict(int)
+    for ts, user, antenna, nbytes, app in events:
+        hour = dt.datetime.fromtimestamp(ts - ts % 3600, dt.UTC).replace(tzinfo=None)
+        if not first <= hour < end:
+            continue
+        email = emails.get(user, user)
+        totals[(hour, "antenna_bytes_total", antenna)] += nbytes
+        totals[(hour, "user_bytes_total", email)] += nbytes
+        totals[(hour, "app_bytes_total", app)] += nbytes
+        usage[(hour, email)] += nbytes
+    return totals, usage
+
+
+def test_simulator_to_serving_view_equals_ground_truth(settings, pg, tmp_path):
+    topic = f"devices-loop-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "LAMBDA_KAFKA_TOPIC": topic,
+        "LAMBDA_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+        "LAMBDA_TRIGGER": "1 second",
+    }
+    subprocess.run(
+        [spark_python(settings), str(REPO / "include/scripts/kafka_topic.py")],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    log = tmp_path / "speed_layer.log"
+    with log.open("w") as out:
+        speed = subprocess.Popen(
+            ["bash", str(REPO / "include/scripts/spark_submit.sh"), "spark_apps/speed_layer.py"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    current = dt.datetime.now(dt.UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    hours = [current - HISTORY_HOURS * HOUR + i * HOUR for i in range(CHECKED_HOURS)]
+    try:
+        truth = tmp_path / "truth.jsonl"
+        sim = subprocess.run(
+            [
+                spark_python(settings),
+                "-m",
+                "simulator",
+                "--mode",
+                "canonical",
+                "--history-hours",
+                str(HISTORY_HOURS),
+                "--count",
+                "6000",
+                "--seed",
+                "5",
+                "--late-rate",
+                "0.02",
+                "--duplicate-rate",
+                "0.02",
+                "--malformed-rate",
+                "0.01",
+                "--truth",
+                str(truth),
+                "--topic",
+                topic,
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert sim.returncode == 0, sim.stderr[-2000:]
+        sent = len(truth.read_text().splitlines())
+        checkpoint = tmp_path / "checkpoints" / "raw_and_quarantine"
+        wait_until(
+            lambda: speed.poll() is None and committed_offsets(checkpoint) == sent,
+            240,
+            f"the speed layer to land all {sent} messages",
+        )
+    finally:
+        os.killpg(speed.pid, signal.SIGTERM)
+        speed.wait(120)
+
+    for hour in hours:
+        assert run_dag("lambda_hourly", hour, HOUR) == "success"
+
+    emails = dict(pg.execute("SELECT id, email FROM user_metadata").fetchall())
+    quotas = dict(pg.execute("SELECT email, quota FROM user_metadata").fetchall())
+    totals, usage = expected_from_truth(truth, emails, hours)
+    assert len(totals) > 50
+    serving = table(
+        pg,
+        "SELECT timestamp, type, id, value, source FROM serving_bytes_hourly"
+        " WHERE timestamp >= %s AND timestamp < %s",
+        hours[0],
+        hours[-1] + HOUR,
+    )
+    assert serving == sorted((*k, v, "batch") for k, v in totals.items())
+    over = table(
+        pg,
+        "SELECT timestamp, email, usage, quota FROM user_quota_limit"
+        " WHERE timestamp >= %s AND timestamp < %s",
+        hours[0],
+        hours[-1] + HOUR,
+    )
+    assert over == sorted((h, e, u, quotas[e]) for (h, e), u in usage.items() if u > quotas[e])
+    assert over, "the canonical mix puts some users over quota (fede's is 5,000 bytes/hour)"
+    recon = table(
+        pg,
+        "SELECT timestamp, batch_total, quarantined_events >= 0 FROM"
+        " reconciliation WHERE type = 'app_bytes_total' AND timestamp >= %s"
+        " AND timestamp < %s",
+        hours[0],
+        hours[-1] + HOUR,
+    )
+    by_hour = defaultdict(int)
+    for (hour, type_, _), value in totals.items():
+        if type_ == "app_bytes_total":
+            by_hour[hour] += value
+    assert recon == [(h, by_hour[h], True) for h in hours]

@@ -1,0 +1,47 @@
+"""Land events in the Parquet master dataset exactly as the speed layer does (raw_store).
+
+Run with the Spark side's Python (the Airflow-side tests have no full pyspark):
+    python tests/support/land_events.py ROOT BATCH_ID < events.jsonl
+Each input line: {"timestamp", "id", "antenna_id", "bytes", "app", "kafka_partition",
+"kafka_offset", "kafka_timestamp" (epoch seconds)}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from telemetry import raw_store, transforms
+
+SCHEMA = (
+    "timestamp long, id string, antenna_id string, bytes long, app string,"
+    " kafka_partition int, kafka_offset long, kafka_timestamp long"
+)
+
+
+def main() -> int:
+    root, batch_id = sys.argv[1], int(sys.argv[2])
+    rows = [json.loads(line) for line in sys.stdin if line.strip()]
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .getOrCreate()
+    )
+    frame = (
+        spark.createDataFrame(rows, SCHEMA)
+        .withColumn("kafka_timestamp", F.timestamp_seconds("kafka_timestamp"))
+        .transform(transforms.with_event_time)
+    )
+    print(raw_store.land_batch(frame, root, batch_id), "files")
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
