@@ -14,15 +14,29 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 
 "$S/services.sh" up
-if [ -f "$S/airflow.sh" ]; then
-  log "replaying the last ${LAMBDA_DEMO_HISTORY_HOURS:-3} hours of history so the batch DAGs have data"
-  "$VENV_SPARK/bin/python" -m simulator --mode canonical --history-hours "${LAMBDA_DEMO_HISTORY_HOURS:-3}" \
-    --count "${LAMBDA_DEMO_HISTORY_EVENTS:-20000}" --late-rate 0.01 --duplicate-rate 0.01 \
-    --malformed-rate 0.005 --seed 42 2>>"$LOG_DIR/simulator.log"
-fi
+HISTORY_HOURS="${LAMBDA_DEMO_HISTORY_HOURS:-3}"
+log "replaying the last $HISTORY_HOURS hours of history so the batch DAGs have data at once"
+"$VENV_SPARK/bin/python" -m simulator --mode canonical --history-hours "$HISTORY_HOURS" \
+  --count "${LAMBDA_DEMO_HISTORY_EVENTS:-20000}" --late-rate 0.01 --duplicate-rate 0.01 \
+  --malformed-rate 0.005 --seed 42 2>>"$LOG_DIR/simulator.log"
 log "starting the simulator (canonical mode: 20 users, 5 antennas, 5 apps)"
 start_bg simulator "$LOG_DIR/simulator.log" "$VENV_SPARK/bin/python" -m simulator --mode canonical \
   --late-rate 0.01 --duplicate-rate 0.01 --malformed-rate 0.005
+
+# The scheduler runs lambda_hourly for the last complete hour by itself; the older replayed
+# hours go through a backfill, once the speed layer has landed them.
+log "waiting for the speed layer to land the history"
+for _ in $(seq 1 180); do  # caught up = the raw query has had nothing new for a while
+  idle="$(bash "$S/postgres.sh" psql -tA -c "SELECT now() - updated_at > interval '12 seconds' FROM speed_layer_progress WHERE query_name = 'raw_and_quarantine'" 2>/dev/null || true)"
+  [ "$idle" = t ] && break
+  sleep 1
+done
+first="$(date -u -d "-$HISTORY_HOURS hours" +%Y-%m-%dT%H:00:00+00:00)"
+last="$(date -u -d "-2 hours" +%Y-%m-%dT%H:00:00+00:00)"
+log "backfilling lambda_hourly from $first to $last"
+"$S/airflow.sh" cli backfill create --dag-id lambda_hourly --from-date "$first" --to-date "$last" \
+  --reprocess-behavior completed >>"$LOG_DIR/airflow-backfill.log" 2>&1 \
+  || log "the backfill request failed (see $LOG_DIR/airflow-backfill.log)"
 
 log "waiting for the first rows in bytes (the speed layer's 5-minute windows)"
 for _ in $(seq 1 120); do
@@ -43,14 +57,14 @@ cat <<INFO
     logs        $LOG_DIR/{speed_layer,simulator,kafka,postgres}.log
     raw events  $LAMBDA_RAW_DIR (Parquet, year=/month=/day=/hour=)
 INFO
-if [ -f "$S/airflow.sh" ]; then
-  cat <<INFO
-    Airflow UI  http://127.0.0.1:$LAMBDA_AIRFLOW_PORT  (user admin, password: $(cat "$LAMBDA_HOME/airflow/admin_password" 2>/dev/null || echo "see $LAMBDA_HOME/airflow"))
+cat <<INFO
+    Airflow UI  http://127.0.0.1:$LAMBDA_AIRFLOW_PORT  (user admin, password $(cat "$LAMBDA_HOME/secrets/airflow_admin_password"))
+                lambda_hourly: the last complete hour (scheduled) and the replayed hours (backfill)
+    batch       $PSQL -c 'SELECT * FROM reconciliation ORDER BY timestamp DESC LIMIT 12'
 INFO
-fi
 echo "  Ctrl-C stops everything this command started."
 while true; do
   sleep 30
   pid_alive speed_layer || die "the speed layer stopped: see $LOG_DIR/speed_layer.log"
-  log "$(bash "$S/postgres.sh" psql -tA -c "SELECT 'latest window ' || timestamp || ': ' || sum(value) || ' bytes (antennas)' FROM bytes WHERE type = 'antenna_bytes_total' GROUP BY timestamp ORDER BY timestamp DESC LIMIT 1")"
+  log "$(bash "$S/postgres.sh" psql -tA -c "SELECT 'speed: latest window ' || max(timestamp) || '; batch: ' || (SELECT count(*) FROM serving_hours) || ' hours published' FROM bytes")"
 done

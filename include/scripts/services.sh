@@ -2,9 +2,8 @@
 # All services in the background: up|down|status. `up` runs set-up first (idempotent).
 source "$(dirname "$0")/common.sh"
 S="$REPO/include/scripts"
-# Airflow joins once its issue lands; the list is the order of start (stop is the reverse).
-SERVICES=(postgres kafka speed_layer)
-[ -f "$S/airflow.sh" ] && SERVICES+=(airflow)
+# The order of start (stop is the reverse).
+SERVICES=(postgres kafka speed_layer airflow)
 
 case "${1:-}" in
   up)

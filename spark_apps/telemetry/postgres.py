@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 
 from telemetry.config import Settings
+from telemetry.schema import QUARANTINE_COLUMNS
 
 
 @contextmanager
@@ -48,14 +49,7 @@ def upsert_window_totals(settings: Settings, rows: Iterable[Sequence[Any]]) -> i
 
 def insert_quarantine(settings: Settings, rows: Iterable[Sequence[Any]]) -> int:
     """Rejected records, keyed by their Kafka coordinates: a replayed batch adds nothing."""
-    columns = (
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        "kafka_timestamp",
-        "reason",
-        "payload",
-    )
+    columns = QUARANTINE_COLUMNS
     with connect(settings) as conn:
         conn.execute(
             "CREATE TEMP TABLE stage_quarantine (LIKE quarantine INCLUDING DEFAULTS) ON COMMIT DROP"
