@@ -15,6 +15,7 @@ trap 'exit 0' INT TERM
 
 "$S/services.sh" up
 HISTORY_HOURS="${LAMBDA_DEMO_HISTORY_HOURS:-3}"
+sent_at="$(date -u '+%Y-%m-%d %H:%M:%S+00')"
 log "replaying the last $HISTORY_HOURS hours of history so the batch DAGs have data at once"
 "$VENV_SPARK/bin/python" -m simulator --mode canonical --history-hours "$HISTORY_HOURS" \
   --count "${LAMBDA_DEMO_HISTORY_EVENTS:-20000}" --late-rate 0.01 --duplicate-rate 0.01 \
@@ -27,7 +28,7 @@ start_bg simulator "$LOG_DIR/simulator.log" "$VENV_SPARK/bin/python" -m simulato
 # hours go through a backfill, once the speed layer has landed them.
 log "waiting for the speed layer to land the history"
 for _ in $(seq 1 180); do  # caught up = the raw query has had nothing new for a while
-  idle="$(bash "$S/postgres.sh" psql -tA -c "SELECT now() - updated_at > interval '12 seconds' FROM speed_layer_progress WHERE query_name = 'raw_and_quarantine'" 2>/dev/null || true)"
+  idle="$(bash "$S/postgres.sh" psql -tA -c "SELECT updated_at > '$sent_at' AND now() - updated_at > interval '12 seconds' FROM speed_layer_progress WHERE query_name = 'raw_and_quarantine'" 2>/dev/null || true)"
   [ "$idle" = t ] && break
   sleep 1
 done
