@@ -21,9 +21,8 @@ from pyspark.sql import types as T
 
 from telemetry.schema import PARTITION_COLUMNS, RAW_COLUMNS
 
-_SPARK_PART = re.compile(
-    r"^part-(\d+)-.*?(c\d+)?\.snappy\.parquet$|^part-(\d+)-.*?(c\d+)?\.parquet$"
-)
+# Spark's output files: part-<task>-<job uuid>.c<file>[.<codec>].parquet
+_SPARK_PART = re.compile(r"^part-(\d+)-.*\.(c\d+)(?:\.\w+)?\.parquet$")
 
 
 def _fs(spark: SparkSession, path: str):
@@ -55,9 +54,7 @@ def _target_name(file_name: str, tag: str) -> str | None:
     match = _SPARK_PART.match(file_name)
     if not match:
         return None
-    part = match.group(1) or match.group(3)
-    chunk = match.group(2) or match.group(4) or "c000"
-    return f"{tag}-part-{int(part):05d}-{chunk}.parquet"
+    return f"{tag}-part-{int(match.group(1)):05d}-{match.group(2)}.parquet"
 
 
 def land_batch(events: DataFrame, root: str, batch_id: int) -> int:

@@ -185,3 +185,13 @@ def test_late_arrivals_are_those_after_window_end_plus_watermark(spark):
     )
     late = frame.transform(transforms.late_arrivals("5 minutes", 60))
     assert [r.timestamp for r in late.collect()] == [T0 + 1]
+
+
+def test_landed_file_names_come_from_batch_id_and_spark_task():
+    from telemetry.raw_store import _target_name
+
+    spark_file = "part-00003-5c7e2a1b-aaaa-bbbb-cccc-0123456789ab.c000.snappy.parquet"
+    tag = "batch-0000000007"
+    assert _target_name(spark_file, tag) == f"{tag}-part-00003-c000.parquet"
+    assert _target_name("_SUCCESS", tag) is None
+    assert _target_name(f".{spark_file}.crc", tag) is None
