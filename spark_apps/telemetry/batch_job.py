@@ -76,6 +76,7 @@ def run(name: str, parser: argparse.ArgumentParser, job) -> int:
 
     started = time.monotonic()
     spark = get_session(name)
+    print(f"[{name}] Spark session ready in {time.monotonic() - started:.1f} s", flush=True)
     try:
         summary = job(spark, settings, args)
     except ValueError as exc:
