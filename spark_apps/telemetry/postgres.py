@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -10,6 +11,8 @@ import psycopg
 
 from telemetry.config import Settings
 from telemetry.schema import QUARANTINE_COLUMNS
+
+HOUR = dt.timedelta(hours=1)
 
 
 @contextmanager
@@ -119,24 +122,16 @@ def replace_hours(settings: Settings, start, end, totals, over_quota, stats) -> 
                 end,
             ),
         }
-        conn.execute(
-            "DELETE FROM batch_hourly_stats WHERE timestamp >= %s AND timestamp < %s", (start, end)
+        measured = {ts: (events, duplicates, late) for ts, events, duplicates, late in stats}
+        every_hour = [start + h * HOUR for h in range(int((end - start) / HOUR))]
+        written["batch_hourly_stats"] = _replace_range(
+            conn,
+            "batch_hourly_stats",
+            ("timestamp", "events", "duplicates", "late_events"),
+            [(h, *measured.get(h, (0, 0, 0))) for h in every_hour],
+            start,
+            end,
         )
-        conn.execute(
-            """
-            INSERT INTO batch_hourly_stats (timestamp, events, duplicates, late_events)
-            SELECT h, 0, 0, 0 FROM generate_series(%s::timestamp, %s::timestamp - interval '1 hour',
-                                                   interval '1 hour') AS h
-            """,
-            (start, end),
-        )
-        for ts, events, duplicates, late in stats:
-            conn.execute(
-                "UPDATE batch_hourly_stats SET events = %s, duplicates = %s, late_events = %s,"
-                " computed_at = now() WHERE timestamp = %s",
-                (events, duplicates, late, ts),
-            )
-        written["batch_hourly_stats"] = len(stats)
     return written
 
 
