@@ -1,5 +1,5 @@
 # Thin wrappers over include/scripts: every target runs set-up itself when needed.
-.PHONY: demo up down status test lint setup bench
+.PHONY: demo up down status test lint setup
 
 demo:   ## everything, in the foreground, with the simulator; Ctrl-C stops what it started
 	@bash include/scripts/demo.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The speed layer as a background service: start|stop|status|kill (kill = SIGKILL, for tests).
+# The speed layer as a background service: start|stop|status.
 source "$(dirname "$0")/common.sh"
 SPEED_LOG="$LOG_DIR/speed_layer.log"
 
@@ -16,9 +16,8 @@ case "${1:-}" in
     done
     ;;
   stop) pid_alive speed_layer && log "stopping the speed layer"; stop_pid speed_layer 60 ;;
-  kill) [ -f "$RUN_DIR/speed_layer.pid" ] && kill -KILL -- "-$(cat "$RUN_DIR/speed_layer.pid")" 2>/dev/null; rm -f "$RUN_DIR/speed_layer.pid" ;;
   status)
     if pid_alive speed_layer; then echo "speed layer: running (pid $(cat "$RUN_DIR/speed_layer.pid"))"
     else echo "speed layer: stopped"; exit 1; fi ;;
-  *) die "usage: speed_layer.sh start|stop|status|kill" ;;
+  *) die "usage: speed_layer.sh start|stop|status" ;;
 esac
