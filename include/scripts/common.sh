@@ -64,9 +64,7 @@ port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 # SPARK_HOME and Python, and an admin password generated once per state folder.
 airflow_env() {
   export PATH="$VENV_SPARK/bin:$PATH"
-  export PYSPARK_PYTHON="$VENV_SPARK/bin/python"
-  SPARK_HOME="$(ls -d "$VENV_SPARK"/lib/python3*/site-packages/pyspark | head -1)"
-  export SPARK_HOME
+  eval "$("$VENV_SPARK/bin/python" -m telemetry.submit_args spark-env)"  # SPARK_HOME, PYSPARK_PYTHON
   mkdir -p "$AIRFLOW_HOME" "$LAMBDA_HOME/secrets"
   local pw_file="$LAMBDA_HOME/secrets/airflow_admin_password"
   [ -s "$pw_file" ] || (umask 077; "$PYTHON_BOOT" -c 'import secrets; print(secrets.token_urlsafe(12))' > "$pw_file")

@@ -52,15 +52,3 @@ def hourly(raw: DataFrame, users: DataFrame, window: str, watermark_seconds: int
         )
     )
     return BatchResult(totals=totals, over_quota=over_quota, stats=stats)
-
-
-def daily_totals(raw: DataFrame, users: DataFrame) -> DataFrame:
-    """Per-day totals per type and key (same dedup and keys as the hourly figures)."""
-    return (
-        raw.select(*EVENT_FIELDS)
-        .transform(transforms.with_event_time)
-        .transform(transforms.dedupe_events)
-        .transform(transforms.metric_rows)
-        .transform(transforms.key_users_by_email(users))
-        .transform(transforms.window_totals("1 day"))
-    )

@@ -135,8 +135,19 @@ def replace_hours(settings: Settings, start, end, totals, over_quota, stats) -> 
     return written
 
 
-def replace_days(settings: Settings, start, end, totals) -> int:
+def replace_days_from_hours(settings: Settings, start, end) -> int:
+    """bytes_daily for the days in [start, end), summed from bytes_hourly, in one transaction."""
     with connect(settings) as conn:
-        return _replace_range(
-            conn, "bytes_daily", ("timestamp", "id", "value", "type"), totals, start, end
+        conn.execute(
+            "DELETE FROM bytes_daily WHERE timestamp >= %s AND timestamp < %s", (start, end)
         )
+        return conn.execute(
+            """
+            INSERT INTO bytes_daily (timestamp, id, value, type)
+            SELECT date_trunc('day', timestamp), id, sum(value), type
+            FROM bytes_hourly
+            WHERE timestamp >= %s AND timestamp < %s
+            GROUP BY 1, 2, 4
+            """,
+            (start, end),
+        ).rowcount

@@ -57,8 +57,12 @@ def spark_env(settings: config.Settings) -> dict[str, str]:
 
 if __name__ == "__main__":
     cfg = config.load()
+    if sys.argv[1:] == ["spark-env"]:  # only what another Python's process needs to submit
+        for name, value in spark_env(cfg).items():
+            print(f"export {name}={shlex.quote(value)}")
+        sys.exit(0)
     if sys.argv[1:] != ["shell"]:
-        sys.exit("usage: python -m telemetry.submit_args shell")
+        sys.exit("usage: python -m telemetry.submit_args shell|spark-env")
     conf_args = " ".join(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in confs(cfg).items())
     print(f"SUBMIT_JARS={shlex.quote(jars(cfg))}")
     print(f"SUBMIT_PY_FILES={shlex.quote(py_files(cfg))}")
