@@ -6,9 +6,18 @@
 source "$(dirname "$0")/common.sh"
 
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
-PG_DATA="${LAMBDA_PG_DATA:-$LAMBDA_HOME/pg/data}"
-PG_SOCK="$LAMBDA_HOME/pg/run"
+# The cluster's folder (data, socket, server log). As root the server runs as `postgres`, which
+# may not be able to reach a checkout inside a private folder (mktemp -d is mode 700): then the
+# cluster lives in a folder of postgres's own, named after this state folder.
+PG_BASE="$LAMBDA_HOME/pg"
 PG_LOG="$LOG_DIR/postgres.log"
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 \
+  && ! runuser -u postgres -- test -x "$LAMBDA_HOME" 2>/dev/null; then
+  PG_BASE="$(getent passwd postgres | cut -d: -f6)/lambda-$(printf %s "$LAMBDA_HOME" | sha1sum | cut -c1-12)"
+  PG_LOG="$PG_BASE/postgres.log"
+fi
+PG_DATA="${LAMBDA_PG_DATA:-$PG_BASE/data}"
+PG_SOCK="$PG_BASE/run"
 
 as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -24,11 +33,9 @@ init_cluster() {
   [ -n "$PG_BIN" ] || die "no PostgreSQL server installed: run include/scripts/setup.sh postgres"
   mkdir -p "$PG_DATA" "$PG_SOCK"
   if [ "$(id -u)" = 0 ]; then
-    # The postgres user must be able to reach the data folder; fall back to a folder it owns.
-    if ! runuser -u postgres -- test -x "$(dirname "$PG_DATA")"; then
-      die "the postgres OS user cannot reach $PG_DATA; set LAMBDA_PG_DATA to a folder it can reach"
-    fi
-    chown -R postgres:postgres "$LAMBDA_HOME/pg"
+    chown -R postgres:postgres "$PG_BASE" "$PG_DATA"
+    runuser -u postgres -- test -w "$PG_DATA" \
+      || die "the postgres OS user cannot write $PG_DATA; set LAMBDA_PG_DATA to a folder it can"
   fi
   log "creating a PostgreSQL cluster in $PG_DATA"
   as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
@@ -46,7 +53,7 @@ CONF
 start() {
   if [ "$LAMBDA_PG_MANAGED" != 1 ]; then schema; return; fi
   init_cluster
-  touch "$PG_LOG"; [ "$(id -u)" = 0 ] && chown postgres "$PG_LOG"
+  mkdir -p "$(dirname "$PG_LOG")"; touch "$PG_LOG"; [ "$(id -u)" = 0 ] && chown postgres "$PG_LOG"
   if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
     port_in_use 127.0.0.1 "$LAMBDA_PG_PORT" && die "port $LAMBDA_PG_PORT is taken by another program; set LAMBDA_PG_PORT"
     log "starting PostgreSQL on 127.0.0.1:$LAMBDA_PG_PORT"
@@ -81,6 +88,13 @@ stop() {
   fi
 }
 
+# destroy: stop the cluster and delete it (make test starts from an empty one).
+destroy() {
+  stop
+  [ "$LAMBDA_PG_MANAGED" = 1 ] && rm -rf "$PG_BASE" "$PG_DATA"
+  return 0
+}
+
 status() {
   if app_psql -d "$LAMBDA_PG_DB" -c 'SELECT 1' >/dev/null 2>&1; then
     echo "postgres: up ($LAMBDA_PG_HOST:$LAMBDA_PG_PORT/$LAMBDA_PG_DB)"
@@ -90,7 +104,7 @@ status() {
 }
 
 case "${1:-}" in
-  start) start ;; stop) stop ;; status) status ;; schema) schema ;;
+  start) start ;; stop) stop ;; status) status ;; schema) schema ;; destroy) destroy ;;
   psql) shift; app_psql -d "$LAMBDA_PG_DB" "$@" ;;
-  *) die "usage: postgres.sh start|stop|status|schema|psql" ;;
+  *) die "usage: postgres.sh start|stop|status|schema|destroy|psql" ;;
 esac

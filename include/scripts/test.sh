@@ -16,6 +16,7 @@ S="$REPO/include/scripts"
 "$S/setup.sh" all
 # A fresh state folder each run: tests start from empty topics, tables and checkpoints.
 "$S/services.sh" down >/dev/null 2>&1 || true
+"$S/postgres.sh" destroy >/dev/null 2>&1 || true
 rm -rf "$LAMBDA_HOME"
 source "$S/common.sh"
 
