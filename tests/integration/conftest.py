@@ -129,7 +129,7 @@ def speed_layer_env(settings, topic, tmp_path) -> dict[str, str]:
         "LAMBDA_KAFKA_TOPIC": topic,
         "LAMBDA_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         "LAMBDA_RAW_DIR": str(tmp_path / "raw"),
-        "LAMBDA_TRIGGER": "1 second",
+        "LAMBDA_TRIGGER": os.environ.get("LAMBDA_TEST_TRIGGER", "1 second"),
     }
 
 
@@ -138,6 +138,8 @@ def speed_layer(speed_layer_env, tmp_path) -> Iterator[SpeedLayer]:
     layer = SpeedLayer(env=speed_layer_env, log=tmp_path / "speed_layer.log")
     yield layer
     layer.kill()
+    if layer.log.exists():  # pytest shows it only when the test failed
+        print(f"--- speed layer log ({layer.log}):\n{layer.tail(60)}")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.5) -> None:
