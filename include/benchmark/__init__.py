@@ -1,0 +1,1 @@
+"""Throughput benchmark of the pipeline's stages against their baselines: ``make bench``."""

@@ -1,0 +1,360 @@
+"""Throughput of each stage of the pipeline, side by side with the baselines measured in the same
+run, against the running Kafka broker and PostgreSQL (``make bench`` starts them on their own
+ports and state folder).
+
+    python -m benchmark [--events N] [--users U] [--antennas A] [--json FILE] [--keep]
+
+One backlog of N events (two hours of event time, no duplicates, so every figure counts the same
+events) goes through: message generation alone (baseline of the simulator), the simulator into
+Kafka, the Spark Kafka source alone (baseline of the Spark stages), + parse and validation,
++ the speed layer's window query (those three into Spark's no-op sink), each of the speed
+layer's two queries alone with its real sink, the whole speed layer (both queries at once)
+draining the backlog, and the hourly batch job over the
+Parquet it landed, whose event count must equal N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError
+
+from simulator.bench import generation_rate
+from simulator.events import Generator, Plan
+from simulator.producer import SimulatorError, connect, send_all
+from telemetry import config, postgres
+
+SUBMIT = config.REPO_ROOT / "include" / "scripts" / "spark_submit.sh"
+STAGES_APP = "include/benchmark/spark_stages.py"
+HISTORY_SECONDS = 2 * 3600
+TARGETS = {"simulator": 100_000, "speed_layer": 200_000}  # from the project's performance goals
+QUERIES = ("window_totals", "raw_and_quarantine")
+PROGRESS = re.compile(r"\[speed-layer\] (\w+) batch \d+: (\d+) rows")
+STARTED = re.compile(r"\[speed-layer\] query (\w+) started")
+
+
+class BenchmarkError(Exception):
+    pass
+
+
+@dataclass
+class Figure:
+    key: str
+    label: str
+    events: int
+    seconds: float
+    baseline: str | None = None  # key of the figure this one is compared with
+    target: int | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def log(line: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+def create_topic(settings: config.Settings) -> str:
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","))
+    try:
+        admin.create_topics([NewTopic(topic, settings.kafka_partitions, 1)])
+    finally:
+        admin.close()
+    return topic
+
+
+def delete_topic(settings: config.Settings, topic: str) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","))
+    try:
+        admin.delete_topics([topic])
+    finally:
+        admin.close()
+
+
+def backlog_plan(events: int, users: int, antennas: int, start: int) -> Plan:
+    return Plan(
+        users=users,
+        antennas=antennas,
+        count=events,
+        start=start,
+        rate=events / HISTORY_SECONDS,
+        seed=3,
+    )
+
+
+def produce(settings: config.Settings, topic: str, plan: Plan) -> Figure:
+    producer = connect(settings.kafka_bootstrap, topic)
+    try:
+        stats = send_all(Generator(plan).phase(plan.start, plan.rate, plan.count), producer, topic)
+    finally:
+        producer.close(timeout=10)
+    return Figure(
+        "simulator",
+        "simulator -> Kafka, one process",
+        stats.sent,
+        stats.elapsed,
+        "generation",
+        TARGETS["simulator"],
+    )
+
+
+def submit(app: str, args: Sequence[str], env: dict[str, str], timeout: float):
+    """spark-submit an app and wait; the output comes back for parsing and error messages."""
+    cmd = ["bash", str(SUBMIT), app, *args]
+    proc = subprocess.run(
+        cmd,
+        cwd=config.REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise BenchmarkError(f"{app} exited with {proc.returncode}:\n{tail}")
+    return proc
+
+
+def spark_stages(env: dict[str, str], events: int, timeout: float) -> list[Figure]:
+    proc = submit(STAGES_APP, [], env, timeout)
+    for line in proc.stderr.splitlines():
+        if line.startswith("[bench]"):
+            log(line.removeprefix("[bench] "))
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("BENCH_STAGES "))
+    results = json.loads(line.removeprefix("BENCH_STAGES "))
+    labels = {
+        "kafka_source": ("Spark Kafka source alone -> no-op", None),
+        "parse_validate": ("+ parse and validate -> no-op", "kafka_source"),
+        "window_query": ("+ window query (watermark, dedup, 3 metrics) -> no-op", "kafka_source"),
+        "window_query_pg": ("window query alone -> PostgreSQL upserts", "kafka_source"),
+        "raw_query": ("raw query alone -> Parquet + quarantine", "kafka_source"),
+    }
+    figures = []
+    for key, (label, baseline) in labels.items():
+        r = results[key]
+        if r["rows"] != events:
+            raise BenchmarkError(f"stage {key} read {r['rows']} rows, expected {events}")
+        figures.append(Figure(key, label, r["rows"], r["seconds"], baseline))
+    return figures
+
+
+class SpeedLayerWatch:
+    """Follows the speed layer's output: when both queries started, when both had read N rows."""
+
+    def __init__(self, proc: subprocess.Popen, log_path: Path, events: int) -> None:
+        self.proc, self.events = proc, events
+        self.rows = dict.fromkeys(QUERIES, 0)
+        self.started: set[str] = set()
+        self.t_started: float | None = None
+        self.t_done: float | None = None
+        self.done = threading.Event()
+        self._log = log_path.open("w")
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        for line in self.proc.stdout:
+            now = time.perf_counter()
+            self._log.write(line)
+            if m := STARTED.search(line):
+                self.started.add(m.group(1))
+                if self.started >= set(QUERIES) and self.t_started is None:
+                    self.t_started = now
+            elif m := PROGRESS.search(line):
+                self.rows[m.group(1)] += int(m.group(2))
+                if min(self.rows.values()) >= self.events and self.t_done is None:
+                    self.t_done = now
+                    self.done.set()
+        self._log.close()
+        self.done.set()  # the process ended
+
+
+def speed_layer(env: dict[str, str], work: Path, events: int, timeout: float) -> Figure:
+    log_path = work / "speed_layer.log"
+    proc = subprocess.Popen(
+        ["bash", str(SUBMIT), "spark_apps/speed_layer.py"],
+        cwd=config.REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    watch = SpeedLayerWatch(proc, log_path, events)
+    try:
+        finished = watch.done.wait(timeout)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # the launcher forwards it to the driver
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+    if watch.t_done is None or watch.t_started is None:
+        why = "timed out" if not finished else f"exited with {proc.returncode}"
+        raise BenchmarkError(
+            f"speed layer {why} after reading {watch.rows} of {events} rows; see {log_path}"
+        )
+    return Figure(
+        "speed_layer",
+        "speed layer end to end (2 queries, PostgreSQL + Parquet)",
+        events,
+        watch.t_done - watch.t_started,
+        "kafka_source",
+        TARGETS["speed_layer"],
+    )
+
+
+def batch_hourly(
+    settings: config.Settings, env: dict[str, str], start: datetime, events: int, timeout: float
+) -> list[Figure]:
+    end = start + timedelta(seconds=HISTORY_SECONDS)
+    t0 = time.perf_counter()
+    proc = submit(
+        "spark_apps/batch_hourly.py",
+        ["--start", start.isoformat(), "--end", end.isoformat()],
+        env,
+        timeout,
+    )
+    wall = time.perf_counter() - t0
+    done = re.search(r"done in ([\d.]+) s", proc.stdout)
+    ready = re.search(r"Spark session ready in ([\d.]+) s", proc.stdout)
+    with postgres.connect(settings) as conn:
+        counted = conn.execute(
+            "SELECT coalesce(sum(events), 0) FROM batch_hourly_stats "
+            "WHERE timestamp >= %s AND timestamp < %s",
+            (start.replace(tzinfo=None), end.replace(tzinfo=None)),
+        ).fetchone()[0]
+    if counted != events:
+        raise BenchmarkError(f"the hourly batch job counted {counted} events, expected {events}")
+    if not (done and ready):
+        raise BenchmarkError(f"no timing lines in the hourly batch job's output:\n{proc.stdout}")
+    compute = float(done.group(1)) - float(ready.group(1))
+    return [
+        Figure("batch_wall", "hourly batch job, spark-submit to exit", events, wall, "speed_layer"),
+        Figure(
+            "batch_compute",
+            "hourly batch job, after Spark start-up",
+            events,
+            compute,
+            "speed_layer",
+        ),
+    ]
+
+
+def table(figures: list[Figure]) -> str:
+    by_key = {f.key: f for f in figures}
+    rows = [("stage", "events", "seconds", "events/s", "vs baseline", "vs target")]
+    for f in figures:
+        base = by_key.get(f.baseline) if f.baseline else None
+        vs_base = f"{f.rate / base.rate:.2f}x {base.key}" if base and base.rate else "baseline"
+        vs_target = f"{f.rate / f.target:.2f}x {f.target:,}/s" if f.target else ""
+        rows.append(
+            (f.label, f"{f.events:,}", f"{f.seconds:.2f}", f"{f.rate:,.0f}", vs_base, vs_target)
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        cells = [r[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__.splitlines()[0])
+    p.add_argument("--events", type=int, default=500_000, help="backlog size (default 500000)")
+    p.add_argument("--users", type=int, default=1000)
+    p.add_argument("--antennas", type=int, default=50)
+    p.add_argument("--json", help="also write the figures to this file")
+    p.add_argument("--keep", action="store_true", help="keep the topic and the Parquet output")
+    args = p.parse_args(argv)
+    if args.events < 1000:
+        p.error("--events must be at least 1000")
+    return args
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = config.load()
+    work = settings.home / "bench" / time.strftime("%Y%m%dT%H%M%S")
+    work.mkdir(parents=True, exist_ok=True)
+    now = int(time.time())
+    start = now - now % 3600 - HISTORY_SECONDS  # two complete hours of event time
+    try:
+        topic = create_topic(settings)
+    except KafkaError as exc:
+        raise BenchmarkError(f"Kafka at {settings.kafka_bootstrap}: {exc!r}") from None
+    env = {
+        **os.environ,
+        "LAMBDA_KAFKA_TOPIC": topic,
+        "LAMBDA_CHECKPOINT_DIR": str(work / "checkpoints"),
+        "LAMBDA_RAW_DIR": str(work / "raw"),
+        "LAMBDA_TRIGGER": "1 second",
+    }
+    spark_timeout = max(300.0, args.events / 2000)
+    log(f"{args.events:,} events, topic {topic}, {os.cpu_count()} cores, work folder {work}")
+    figures: list[Figure] = []
+    try:
+        n_gen = min(args.events, 300_000)
+        log(f"message generation alone ({n_gen:,} events)")
+        rate = generation_rate(n_gen, args.users, args.antennas)
+        figures.append(
+            Figure("generation", "message generation alone (no I/O)", n_gen, n_gen / rate)
+        )
+        log("simulator -> Kafka")
+        figures.append(
+            produce(settings, topic, backlog_plan(args.events, args.users, args.antennas, start))
+        )
+        log("Spark stages into the no-op sink (spark-submit)")
+        figures += spark_stages(env, args.events, spark_timeout)
+        log("speed layer draining the backlog (spark-submit)")
+        figures.append(speed_layer(env, work, args.events, spark_timeout))
+        log("hourly batch job over the landed Parquet (spark-submit)")
+        figures += batch_hourly(
+            settings, env, datetime.fromtimestamp(start, UTC), args.events, spark_timeout
+        )
+    finally:
+        if not args.keep:
+            with contextlib.suppress(KafkaError):  # never hide the error that got us here
+                delete_topic(settings, topic)
+            shutil.rmtree(work / "raw", ignore_errors=True)
+            shutil.rmtree(work / "checkpoints", ignore_errors=True)
+    print(table(figures), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(f) | {"rate": f.rate} for f in figures]))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except (BenchmarkError, SimulatorError, config.ConfigError) as exc:
+        print(f"benchmark: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The benchmark's smoke version: a small backlog through every stage against the test services,
+so `make bench` cannot rot. At this size the figures are start-up costs, not throughput: only
+completeness is asserted (the benchmark itself checks that every stage saw every event and that
+the hourly batch job counted them all)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+STAGES = {
+    "generation",
+    "simulator",
+    "kafka_source",
+    "parse_validate",
+    "window_query",
+    "window_query_pg",
+    "raw_query",
+    "speed_layer",
+    "batch_wall",
+    "batch_compute",
+}
+
+
+def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
+    figures_file = tmp_path / "figures.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmark", "--events", "5000", "--json", str(figures_file)],
+        cwd=REPO,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    figures = {f["key"]: f for f in json.loads(figures_file.read_text())}
+    assert set(figures) == STAGES
+    assert all(f["events"] == 5000 and f["seconds"] > 0 for f in figures.values())
+    header, rule, *rows = proc.stdout.strip().splitlines()
+    assert header.split()[:3] == ["stage", "events", "seconds"]
+    assert len(rows) == len(STAGES)
+    # The events really went through the speed layer into PostgreSQL.
+    assert pg.execute("SELECT count(*) FROM bytes").fetchone()[0] > 0
