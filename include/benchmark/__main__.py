@@ -303,6 +303,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     now = int(time.time())
     start = now - now % 3600 - HISTORY_SECONDS  # two complete hours of event time
+    plan = backlog_plan(args.events, args.users, args.antennas, start)
+    try:
+        plan.validate()
+    except ValueError as exc:
+        raise BenchmarkError(str(exc)) from None
     try:
         topic = create_topic(settings)
     except KafkaError as exc:
@@ -325,10 +330,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             Figure("generation", "message generation alone (no I/O)", n_gen, n_gen / rate)
         )
         log("simulator -> Kafka")
-        figures.append(
-            produce(settings, topic, backlog_plan(args.events, args.users, args.antennas, start))
+        figures.append(produce(settings, topic, plan))
+        log(
+            "Spark stages: source, parse, window query, each speed-layer query alone (spark-submit)"
         )
-        log("Spark stages into the no-op sink (spark-submit)")
         figures += spark_stages(env, args.events, spark_timeout)
         log("speed layer draining the backlog (spark-submit)")
         figures.append(speed_layer(env, work, args.events, spark_timeout))

@@ -44,7 +44,7 @@ def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
     figures = {f["key"]: f for f in json.loads(figures_file.read_text())}
     assert set(figures) == STAGES
     assert all(f["events"] == 5000 and f["seconds"] > 0 for f in figures.values())
-    header, rule, *rows = proc.stdout.strip().splitlines()
+    header, _rule, *rows = proc.stdout.strip().splitlines()
     assert header.split()[:3] == ["stage", "events", "seconds"]
     assert len(rows) == len(STAGES)
     # The events really went through the speed layer into PostgreSQL.
