@@ -1,6 +1,6 @@
 """Compact one day of the Parquet master dataset: each hour folder's many small files from
 the streaming micro-batches become one file, with the same rows (checked before any original
-is removed).
+is removed), a Kafka record landed twice by a replayed micro-batch kept once.
 
 Usage: spark-submit ... spark_apps/compact_day.py --day 2026-11-27
 """
@@ -17,14 +17,24 @@ from telemetry.batch_job import run, utc_naive
 
 def job(spark, settings, args) -> dict[str, int]:
     day = utc_naive(args.day).replace(hour=0, minute=0, second=0, microsecond=0)
-    files = rows = hours = 0
+    files = rows = copies = hours = 0
     for h in range(24):
         hour = day + dt.timedelta(hours=h)
-        replaced, count = raw_store.compact_hour(spark, str(settings.raw_dir), hour)
-        if replaced:
-            files, rows, hours = files + replaced, rows + count, hours + 1
-            print(f"[compact-day] {hour}: {replaced} files -> 1 ({count} rows)", flush=True)
-    return {"hours_compacted": hours, "files_replaced": files, "rows": rows}
+        done = raw_store.compact_hour(spark, str(settings.raw_dir), hour)
+        if done.files_replaced:
+            files, rows, hours = files + done.files_replaced, rows + done.rows, hours + 1
+            copies += done.copies_dropped
+            print(
+                f"[compact-day] {hour}: {done.files_replaced} files -> 1 ({done.rows} rows, "
+                f"{done.copies_dropped} replayed copies dropped)",
+                flush=True,
+            )
+    return {
+        "hours_compacted": hours,
+        "files_replaced": files,
+        "rows": rows,
+        "replayed_copies_dropped": copies,
+    }
 
 
 def parser() -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from typing import NamedTuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -125,11 +126,20 @@ def raw_schema() -> T.StructType:
     return T.StructType(fields)
 
 
-def compact_hour(spark: SparkSession, root: str, hour: dt.datetime) -> tuple[int, int]:
-    """Rewrite one hour folder's files as one file, without losing or duplicating a row.
+class Compaction(NamedTuple):
+    files_replaced: int
+    rows: int  # rows in the compacted file
+    copies_dropped: int  # rows landed twice from the same Kafka record
 
+
+def compact_hour(spark: SparkSession, root: str, hour: dt.datetime) -> Compaction:
+    """Rewrite one hour folder's files as one file, without losing a row.
+
+    Rows equal in every column, Kafka partition and offset included, are one Kafka record landed
+    twice (a micro-batch replayed after a crash, once an earlier compaction had already merged
+    its first landing) and are kept once; a producer's resent copy has its own offset and stays.
     The files present at the start are the ones replaced; a file landed meanwhile (a late event)
-    is left alone. Returns (files replaced, rows); (0, 0) when there was nothing to merge.
+    is left alone. Nothing to merge (at most one file) gives Compaction(0, 0, 0).
     """
     folder = (
         f"{root.rstrip('/')}/year={hour.year}/month={hour.month}/day={hour.day}/hour={hour.hour}"
@@ -137,14 +147,16 @@ def compact_hour(spark: SparkSession, root: str, hour: dt.datetime) -> tuple[int
     fs, jvm = _fs(spark, folder)
     hpath = jvm.org.apache.hadoop.fs.Path
     if not fs.exists(hpath(folder)):
-        return 0, 0
+        return Compaction(0, 0, 0)
     originals = [f for f in _list_files(fs, jvm, folder) if f.endswith(".parquet")]
     if len(originals) <= 1:
-        return 0, 0
-    frame = spark.read.schema(raw_schema()).parquet(*originals)
-    rows = frame.count()
+        return Compaction(0, 0, 0)
+    frame = spark.read.schema(raw_schema()).parquet(*originals).drop(*PARTITION_COLUMNS)
+    landed = frame.count()
+    unique = frame.dropDuplicates()
+    rows = unique.count()
     tmp = f"{root.rstrip('/')}/_staging/compact-{uuid.uuid4().hex}"
-    frame.drop(*PARTITION_COLUMNS).coalesce(1).write.parquet(tmp)
+    unique.coalesce(1).write.parquet(tmp)
     written = spark.read.parquet(tmp).count()
     if written != rows:
         fs.delete(hpath(tmp), True)
@@ -158,4 +170,4 @@ def compact_hour(spark: SparkSession, root: str, hour: dt.datetime) -> tuple[int
     for original in originals:
         fs.delete(hpath(original), False)
     fs.delete(hpath(tmp), True)
-    return len(originals), rows
+    return Compaction(len(originals), rows, landed - rows)
