@@ -475,3 +475,36 @@ def test_unreachable_kafka_is_a_clear_error():
     with pytest.raises(SimulatorError, match=r"Kafka at 127\.0\.0\.1:1 is unreachable"):
         connect("127.0.0.1:1", "devices", bootstrap_timeout_s=1.0)
     assert time.monotonic() - t0 < 10
+
+
+class _Cluster:
+    """The two ClusterMetadata calls a partitioner makes, for a topic with ``n`` partitions."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def topics(self) -> set[str]:
+        return {"devices"}
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return set(range(self.n))
+
+    def available_partitions_for_topic(self, topic: str) -> set[int]:
+        return set(range(self.n))
+
+
+def test_memoized_partitioner_matches_kafkas_default_partitioning():
+    from kafka.partitioner import DefaultPartitioner
+
+    from simulator.producer import key_hash_partitioner
+
+    memoized, default = key_hash_partitioner(), DefaultPartitioner()
+    keys = [user_id(n).encode() for n in range(500)] * 2  # each key twice: the memo is used
+    for n in (1, 4, 7):  # the memo follows the partition count when partitions are added
+        cluster = _Cluster(n)
+        for key in keys:
+            want = default.partition("devices", key, key, b"v", b"v", cluster)
+            assert memoized.partition("devices", key, key, b"v", b"v", cluster) == want
+    chosen = {memoized.partition("devices", k, k, b"v", b"v", _Cluster(4)) for k in keys}
+    assert chosen == {0, 1, 2, 3}
+    assert memoized.partition("devices", None, None, b"v", b"v", _Cluster(4)) in range(4)
