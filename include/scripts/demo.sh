@@ -20,18 +20,19 @@ log "replaying the last $HISTORY_HOURS hours of history so the batch DAGs have d
 "$VENV_SPARK/bin/python" -m simulator --mode canonical --history-hours "$HISTORY_HOURS" \
   --count "${LAMBDA_DEMO_HISTORY_EVENTS:-20000}" --late-rate 0.01 --duplicate-rate 0.01 \
   --malformed-rate 0.005 --seed 42 2>>"$LOG_DIR/simulator.log"
-log "starting the simulator (canonical mode: 20 users, 5 antennas, 5 apps)"
-start_bg simulator "$LOG_DIR/simulator.log" "$VENV_SPARK/bin/python" -m simulator --mode canonical \
-  --late-rate 0.01 --duplicate-rate 0.01 --malformed-rate 0.005
 
 # The scheduler runs lambda_hourly for the last complete hour by itself; the older replayed
-# hours go through a backfill, once the speed layer has landed them.
+# hours go through a backfill, once the speed layer has landed them. The live simulator starts
+# after that: caught up is seen as no new micro-batch for a while, which live traffic prevents.
 log "waiting for the speed layer to land the history"
-for _ in $(seq 1 180); do  # caught up = the raw query has had nothing new for a while
+for _ in $(seq 1 180); do
   idle="$(bash "$S/postgres.sh" psql -tA -c "SELECT updated_at > '$sent_at' AND now() - updated_at > interval '12 seconds' FROM speed_layer_progress WHERE query_name = 'raw_and_quarantine'" 2>/dev/null || true)"
   [ "$idle" = t ] && break
   sleep 1
 done
+log "starting the simulator (canonical mode: 20 users, 5 antennas, 5 apps)"
+start_bg simulator "$LOG_DIR/simulator.log" "$VENV_SPARK/bin/python" -m simulator --mode canonical \
+  --late-rate 0.01 --duplicate-rate 0.01 --malformed-rate 0.005
 first="$(date -u -d "-$HISTORY_HOURS hours" +%Y-%m-%dT%H:00:00+00:00)"
 last="$(date -u -d "-2 hours" +%Y-%m-%dT%H:00:00+00:00)"
 log "backfilling lambda_hourly from $first to $last"
