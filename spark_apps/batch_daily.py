@@ -6,16 +6,15 @@ Usage: spark-submit ... spark_apps/batch_daily.py --day 2026-11-27
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 
 from telemetry import postgres
-from telemetry.batch_job import recompute_hours, run, utc_naive
+from telemetry.batch_job import day_parser, recompute_hours, run
 
 
 def job(spark, settings, args) -> dict[str, int]:
-    day = utc_naive(args.day).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = args.day
     end = day + dt.timedelta(days=1)
     print(f"[batch-daily] recomputing the hours of {day:%Y-%m-%d}", flush=True)
     written = recompute_hours(spark, settings, day, end)
@@ -25,11 +24,5 @@ def job(spark, settings, args) -> dict[str, int]:
     return written
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--day", required=True, help="the UTC day, YYYY-MM-DD (or an ISO timestamp)")
-    return p
-
-
 if __name__ == "__main__":
-    sys.exit(run("batch-daily", parser(), job))
+    sys.exit(run("batch-daily", day_parser(__doc__.splitlines()[0]), job))

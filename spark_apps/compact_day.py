@@ -7,16 +7,15 @@ Usage: spark-submit ... spark_apps/compact_day.py --day 2026-11-27
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 
 from telemetry import raw_store
-from telemetry.batch_job import run, utc_naive
+from telemetry.batch_job import day_parser, run
 
 
 def job(spark, settings, args) -> dict[str, int]:
-    day = utc_naive(args.day).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = args.day
     files = rows = copies = hours = 0
     for h in range(24):
         hour = day + dt.timedelta(hours=h)
@@ -37,11 +36,5 @@ def job(spark, settings, args) -> dict[str, int]:
     }
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--day", required=True, help="the UTC day, YYYY-MM-DD")
-    return p
-
-
 if __name__ == "__main__":
-    sys.exit(run("compact-day", parser(), job))
+    sys.exit(run("compact-day", day_parser(__doc__.splitlines()[0]), job))

@@ -1,4 +1,4 @@
-"""Fixtures shared by the Spark-side tests."""
+"""Fixtures shared by both test sessions (the Spark side and the Airflow side)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ import os
 import sys
 
 import pytest
+
+from telemetry import config
+
+
+@pytest.fixture(scope="session")
+def settings() -> config.Settings:
+    return config.load()
 
 
 @pytest.fixture(scope="session")

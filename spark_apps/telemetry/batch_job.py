@@ -23,6 +23,20 @@ def utc_naive(value: str) -> dt.datetime:
     return parsed
 
 
+def utc_day(value: str) -> dt.datetime:
+    """'2026-11-27' (or an ISO timestamp: its day) -> that day's midnight, naive UTC."""
+    return utc_naive(value).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def day_parser(description: str) -> argparse.ArgumentParser:
+    """Arguments of the jobs that work on one UTC day: --day."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument(
+        "--day", required=True, type=utc_day, help="the UTC day, YYYY-MM-DD (or an ISO timestamp)"
+    )
+    return p
+
+
 def whole_hours(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     if start.minute or start.second or start.microsecond or end.minute or end.second:
         raise ValueError(f"the interval {start} .. {end} does not start and end on whole hours")

@@ -15,22 +15,6 @@ import pytest
 from telemetry import config
 
 REPO = config.REPO_ROOT
-BATCH_TABLES = (
-    "bytes",
-    "bytes_hourly",
-    "bytes_daily",
-    "user_quota_limit",
-    "batch_hourly_stats",
-    "serving_hours",
-    "reconciliation",
-    "quarantine",
-    "speed_layer_progress",
-)
-
-
-@pytest.fixture(scope="session")
-def settings() -> config.Settings:
-    return config.load()
 
 
 @pytest.fixture(scope="session")

@@ -35,11 +35,6 @@ SERVING_TABLES = (
 )
 
 
-@pytest.fixture(scope="session")
-def settings() -> config.Settings:
-    return config.load()
-
-
 @pytest.fixture
 def pg(settings) -> Iterator[psycopg.Connection]:
     """Autocommit connection; the serving tables start empty for each test."""
