@@ -12,16 +12,17 @@ Usage: spark-submit ... spark_apps/speed_layer.py   (settings from the environme
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQueryListener
 
 from telemetry import config, postgres, preflight, raw_store, transforms
-from telemetry.schema import EVENT_FIELDS, WINDOW_TOTAL_COLUMNS
+from telemetry.schema import EVENT_FIELDS, WINDOW_TOTAL_COLUMNS, ValidationRules
 from telemetry.session import get_session
 
 BatchWriter = Callable[[DataFrame, int], None]
@@ -45,7 +46,11 @@ def upsert_windows(settings: config.Settings) -> BatchWriter:
             transforms.utc_wallclock("timestamp"), *WINDOW_TOTAL_COLUMNS[1:]
         ).collect()
         if rows:
-            postgres.upsert_window_totals(settings, rows)
+            postgres.with_retry(
+                settings,
+                f"window_totals batch {batch_id}",
+                lambda: postgres.upsert_window_totals(settings, rows),
+            )
 
     return write
 
@@ -56,17 +61,31 @@ def land_raw_and_quarantine(settings: config.Settings) -> BatchWriter:
         try:
             valid = batch.transform(transforms.valid_events).transform(transforms.with_event_time)
             raw_store.land_batch(valid, str(settings.raw_dir), batch_id)
-            rejected = (
-                batch.transform(transforms.rejected_events)
-                .withColumn("kafka_timestamp", transforms.utc_wallclock("kafka_timestamp"))
-                .collect()
+            rejected = batch.transform(transforms.rejected_events).withColumn(
+                "kafka_timestamp", transforms.utc_wallclock("kafka_timestamp")
             )
-            if rejected:
-                postgres.insert_quarantine(settings, rejected)
+            quarantine(settings, rejected, batch_id)
         finally:
             batch.unpersist()
 
     return write
+
+
+def quarantine(settings: config.Settings, rejected: DataFrame, batch_id: int) -> None:
+    """Stream the rejected rows to PostgreSQL partition by partition (a batch full of bad
+    records is never collected whole on the driver); a retry streams them again."""
+    rows = rejected.toLocalIterator()
+    first = next(rows, None)
+    if first is None:
+        return
+    pending: Iterator | None = itertools.chain([first], rows)
+
+    def attempt() -> int:
+        nonlocal pending
+        source, pending = pending or rejected.toLocalIterator(), None
+        return postgres.insert_quarantine(settings, source)
+
+    postgres.with_retry(settings, f"quarantine batch {batch_id}", attempt)
 
 
 def window_totals(parsed: DataFrame, settings: config.Settings) -> DataFrame:
@@ -122,7 +141,7 @@ class ProgressToPostgres(StreamingQueryListener):
 
 def start(spark: SparkSession, settings: config.Settings) -> list:
     parsed = read_kafka(spark, settings).transform(
-        transforms.parse_events(settings.max_future_seconds, settings.min_event_epoch)
+        transforms.parse_events(ValidationRules.from_settings(settings))
     )
     checkpoints = settings.checkpoint_dir
     windows = (

@@ -32,13 +32,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from simulator.bench import generation_rate
 from simulator.events import Generator, Plan
 from simulator.producer import SimulatorError, connect, send_all
 from telemetry import config, postgres
+from telemetry.kafka_topics import new_topic
 
 SUBMIT = config.REPO_ROOT / "include" / "scripts" / "spark_submit.sh"
 STAGES_APP = "include/benchmark/spark_stages.py"
@@ -75,7 +76,7 @@ def create_topic(settings: config.Settings) -> str:
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","))
     try:
-        admin.create_topics([NewTopic(topic, settings.kafka_partitions, 1)])
+        admin.create_topics([new_topic(topic, settings.kafka_partitions)])
     finally:
         admin.close()
     return topic

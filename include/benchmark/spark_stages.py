@@ -28,6 +28,7 @@ from speed_layer import (
     window_totals,
 )
 from telemetry import config, transforms
+from telemetry.schema import ValidationRules
 from telemetry.session import get_session
 
 
@@ -39,7 +40,7 @@ class Stage:
 
 
 def stages(settings: config.Settings) -> dict[str, Stage]:
-    parse = transforms.parse_events(settings.max_future_seconds, settings.min_event_epoch)
+    parse = transforms.parse_events(ValidationRules.from_settings(settings))
     scratch = dataclasses.replace(settings, raw_dir=settings.raw_dir.with_name("stage_raw"))
 
     def windows(source: DataFrame) -> DataFrame:

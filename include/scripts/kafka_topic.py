@@ -8,10 +8,11 @@ from __future__ import annotations
 import sys
 import time
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from telemetry import config
+from telemetry.kafka_topics import apply_configs, new_topic
 
 
 def admin(settings: config.Settings, deadline: float) -> KafkaAdminClient:
@@ -43,12 +44,14 @@ def main() -> int:
             return 0 if exists else 1
         if not exists:
             try:
-                client.create_topics([NewTopic(settings.kafka_topic, settings.kafka_partitions, 1)])
+                client.create_topics([new_topic(settings.kafka_topic, settings.kafka_partitions)])
                 print(
                     f"created topic {settings.kafka_topic} ({settings.kafka_partitions} partitions)"
                 )
             except TopicAlreadyExistsError:
                 pass
+        else:
+            apply_configs(client, settings.kafka_topic)
         while time.monotonic() < deadline:  # metadata reaches the broker a moment later
             described = client.describe_topics([settings.kafka_topic])
             if described and described[0].get("partitions"):

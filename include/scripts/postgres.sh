@@ -19,8 +19,10 @@ fi
 PG_DATA="${LAMBDA_PG_DATA:-$PG_BASE/data}"
 PG_SOCK="$PG_BASE/run"
 
+# From / : the postgres user may not be able to enter the caller's folder (psql and pg_ctl
+# otherwise print "could not change directory ... Permission denied").
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 superuser_psql() { as_pg "$PG_BIN/psql" -h "$PG_SOCK" -p "$LAMBDA_PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
 app_psql() {
@@ -46,13 +48,20 @@ port = $LAMBDA_PG_PORT
 unix_socket_directories = '$PG_SOCK'
 max_connections = 200
 shared_buffers = 256MB
-synchronous_commit = off
 CONF
+}
+
+# Clusters made before results needed durable commits had synchronous_commit = off: a crash
+# could lose commits the speed layer had already checkpointed past. Back to the default (on).
+durable_commits() {
+  grep -q '^synchronous_commit = off' "$PG_DATA/postgresql.conf" 2>/dev/null || return 0
+  as_pg sed -i '/^synchronous_commit = off$/d' "$PG_DATA/postgresql.conf"
 }
 
 start() {
   if [ "$LAMBDA_PG_MANAGED" != 1 ]; then schema; return; fi
   init_cluster
+  durable_commits
   mkdir -p "$(dirname "$PG_LOG")"; touch "$PG_LOG"; [ "$(id -u)" = 0 ] && chown postgres "$PG_LOG"
   if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
     port_in_use 127.0.0.1 "$LAMBDA_PG_PORT" && die "port $LAMBDA_PG_PORT is taken by another program; set LAMBDA_PG_PORT"

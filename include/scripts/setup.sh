@@ -42,7 +42,7 @@ fetch_jars() {
   if [ -d "$dest" ] && stamp_ok "jars-$name" "$pom"; then return 0; fi
   log "fetching $name jars from Maven Central into $dest"
   rm -rf "$dest"; mkdir -p "$dest"
-  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+  mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory="$dest" "$@"
   stamp_write "jars-$name" "$pom"
 }

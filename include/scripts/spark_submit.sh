@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # spark-submit one of the project's apps with the pinned jars and the telemetry package.
 # Usage: spark_submit.sh spark_apps/APP.py [app args...]. The master comes from
-# LAMBDA_SPARK_MASTER (local[2] by default; spark://..., yarn, k8s://... on a cluster).
+# LAMBDA_SPARK_MASTER (local[2,3] by default; spark://..., yarn, k8s://... on a cluster).
 #
 # SIGTERM/SIGINT to this script reach the Python driver only, which stops its streaming
 # queries between batches and exits 0; a SIGTERM to the JVM would tear the context down under

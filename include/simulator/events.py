@@ -44,6 +44,7 @@ MALFORMED_REASONS: tuple[str, ...] = (
     "wrong_type",
     "negative_bytes",
     "absurd_timestamp",
+    "future_timestamp",
     "empty_app",
 )
 MAX_BYTES = 100_000
@@ -240,10 +241,9 @@ class Generator:
         elif reason == "negative_bytes":
             record["bytes"] = -rng.randint(1, MAX_BYTES)
         elif reason == "absurd_timestamp":
-            if rng.random() < 0.5:
-                record["timestamp"] = rng.randint(0, 946_684_799)  # before 2000-01-01
-            else:
-                record["timestamp"] = ts + 100 * 365 * 86_400  # a century ahead
+            record["timestamp"] = rng.randint(0, 946_684_799)  # before 2000-01-01
+        elif reason == "future_timestamp":  # a device clock a week or a century ahead
+            record["timestamp"] = ts + rng.choice((7, 100 * 365)) * 86_400
         elif reason == "empty_app":
             record["app"] = ""
         payload = json.dumps(record, separators=(",", ":")).encode()

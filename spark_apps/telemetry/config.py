@@ -19,6 +19,12 @@ from urllib.parse import quote
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+# Every topic the project creates: the broker stamps each record with its append time, so the
+# future-time rule (event time vs. Kafka time) gives the same verdict when a batch is replayed
+# and a producer cannot choose the reference clock.
+TOPIC_CONFIGS: dict[str, str] = {"message.timestamp.type": "LogAppendTime"}
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -86,7 +92,7 @@ class Settings:
     pg_password: str = field(repr=False)
     pg_managed: bool = True
     # Spark
-    spark_master: str = "local[2]"
+    spark_master: str = "local[2,3]"
     window: str = "5 minutes"
     watermark: str = "1 minute"
     watermark_seconds: int = 60
@@ -95,8 +101,14 @@ class Settings:
     starting_offsets: str = "earliest"
     raw_dir: Path = Path()
     checkpoint_dir: Path = Path()
-    max_future_seconds: int = 86400
+    # Validation limits (see transforms.parse_events and the README's "What is quarantined").
+    max_future_seconds: int = 300  # event time ahead of the record's Kafka timestamp
     min_event_epoch: int = 946684800  # 2000-01-01: older timestamps are "absurd"
+    max_event_bytes: int = 10**12  # one report of 1 TB: sums of them stay far inside BIGINT
+    max_app_length: int = 64
+    max_payload_bytes: int = 4096  # longer records are quarantined, stored cut to this length
+    # How long a speed-layer write keeps retrying an unreachable PostgreSQL before it gives up.
+    pg_retry_seconds: int = 300
     # Batch
     hour_grace_seconds: int = 120
     hour_max_wait_seconds: int = 1800
@@ -196,7 +208,8 @@ def load() -> Settings:
         pg_user=_env("LAMBDA_PG_USER", "telemetry"),
         pg_password=_password(home),
         pg_managed=_env("LAMBDA_PG_MANAGED", "0" if pg_host_env else "1") == "1",
-        spark_master=_env("LAMBDA_SPARK_MASTER", "local[2]"),
+        # local[N,F]: a task that fails (a Kafka fetch during a broker restart) is tried F times.
+        spark_master=_env("LAMBDA_SPARK_MASTER", "local[2,3]"),
         window=_env("LAMBDA_WINDOW", "5 minutes"),
         watermark=_env("LAMBDA_WATERMARK", "1 minute"),
         watermark_seconds=_duration_seconds("LAMBDA_WATERMARK", "1 minute"),
@@ -205,7 +218,11 @@ def load() -> Settings:
         starting_offsets=starting,
         raw_dir=Path(_env("LAMBDA_RAW_DIR", str(home / "data" / "raw"))),
         checkpoint_dir=Path(_env("LAMBDA_CHECKPOINT_DIR", str(home / "checkpoints"))),
-        max_future_seconds=_env_int("LAMBDA_MAX_FUTURE_SECONDS", 86400),
+        max_future_seconds=_env_int("LAMBDA_MAX_FUTURE_SECONDS", 300),
+        max_event_bytes=_env_int("LAMBDA_MAX_EVENT_BYTES", 10**12, 1),
+        max_app_length=_env_int("LAMBDA_MAX_APP_LENGTH", 64, 1),
+        max_payload_bytes=_env_int("LAMBDA_MAX_PAYLOAD_BYTES", 4096, 256),
+        pg_retry_seconds=_env_int("LAMBDA_PG_RETRY_SECONDS", 300),
         hour_grace_seconds=_env_int("LAMBDA_HOUR_GRACE_SECONDS", 120),
         hour_max_wait_seconds=_env_int("LAMBDA_HOUR_MAX_WAIT_SECONDS", 1800),
         airflow_port=_env_int("LAMBDA_AIRFLOW_PORT", 18080, 1),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -13,6 +15,35 @@ from telemetry.config import Settings
 from telemetry.schema import QUARANTINE_COLUMNS
 
 HOUR = dt.timedelta(hours=1)
+# What a restart, a crash or a network cut of PostgreSQL raises: the server is away, the same
+# transaction may succeed later. Anything else (bad data, a missing table) is not retried.
+TRANSIENT_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+Result = TypeVar("Result")
+
+
+def with_retry(settings: Settings, what: str, write: Callable[[], Result]) -> Result:
+    """Run ``write`` (one whole transaction, so running it again is safe) until it succeeds,
+    retrying transient errors with exponential backoff for ``settings.pg_retry_seconds``.
+
+    Each retry is logged to stderr; after the deadline the last error is raised.
+    """
+    deadline = time.monotonic() + settings.pg_retry_seconds
+    delay, attempt = 1.0, 0
+    while True:
+        try:
+            return write()
+        except TRANSIENT_ERRORS as exc:
+            attempt += 1
+            if time.monotonic() + delay > deadline:
+                raise
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            print(
+                f"[postgres] {what}: attempt {attempt} failed ({detail}); retrying in {delay:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 @contextmanager
@@ -144,7 +175,7 @@ def replace_days_from_hours(settings: Settings, start, end) -> int:
         return conn.execute(
             """
             INSERT INTO bytes_daily (timestamp, id, value, type)
-            SELECT date_trunc('day', timestamp), id, sum(value), type
+            SELECT date_trunc('day', timestamp), id, saturating_bigint(sum(value)), type
             FROM bytes_hourly
             WHERE timestamp >= %s AND timestamp < %s
             GROUP BY 1, 2, 4

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark.sql import types as T
 
 EVENT_FIELDS: tuple[str, ...] = ("timestamp", "id", "antenna_id", "bytes", "app")
@@ -17,6 +19,37 @@ EVENT_SCHEMA = T.StructType(
 )
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+BIGINT_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ValidationRules:
+    """The limits an event must meet to be counted (defaults = config.Settings defaults).
+
+    Every bound exists so that no accepted event can break a later step: ``max_event_bytes``
+    keeps sums inside BIGINT, ``max_future_seconds`` keeps a device clock far ahead from moving
+    the watermark, the length limits keep keys under PostgreSQL's index-row size, and the rules
+    only compare the record with itself (event time against its Kafka timestamp, never the wall
+    clock), so a replayed batch gets the same verdicts.
+    """
+
+    max_future_seconds: int = 300
+    min_event_epoch: int = 946684800
+    max_event_bytes: int = 10**12
+    max_app_length: int = 64
+    max_payload_bytes: int = 4096
+
+    @classmethod
+    def from_settings(cls, settings) -> ValidationRules:
+        return cls(
+            max_future_seconds=settings.max_future_seconds,
+            min_event_epoch=settings.min_event_epoch,
+            max_event_bytes=settings.max_event_bytes,
+            max_app_length=settings.max_app_length,
+            max_payload_bytes=settings.max_payload_bytes,
+        )
+
 
 # Metric type written to PostgreSQL -> the event column that keys it.
 METRIC_KEYS: dict[str, str] = {
@@ -45,6 +78,7 @@ QUARANTINE_COLUMNS: tuple[str, ...] = (
     "kafka_timestamp",
     "reason",
     "payload",
+    "payload_length",
 )
 
 WINDOW_TOTAL_COLUMNS: tuple[str, ...] = ("timestamp", "id", "value", "type")

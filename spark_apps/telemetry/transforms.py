@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from telemetry.schema import (
+    BIGINT_MAX,
     EVENT_FIELDS,
     EVENT_SCHEMA,
     METRIC_KEYS,
@@ -20,6 +21,7 @@ from telemetry.schema import (
     USER_METRIC,
     UUID_PATTERN,
     WINDOW_TOTAL_COLUMNS,
+    ValidationRules,
 )
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -34,70 +36,89 @@ _JSON_MAP = T.MapType(T.StringType(), T.StringType())
 
 
 STRING_FIELDS: tuple[str, ...] = ("id", "antenna_id", "app")
-_NON_STRING_JSON = r"^(\[.*\]|\{.*\}|-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false)$"
-
-
-def _non_string_json(value: Column) -> Column:
-    """Spark's JSON reader turns a number, array or object into its text for a string field;
-    those texts are the only way to see that the field was not a JSON string."""
-    return value.rlike(_NON_STRING_JSON)
+# Spark's JSON reader gives a string field the text of a number, boolean, array or object; those
+# texts are the only trace that the field was not a JSON string.
+_NON_STRING_JSON = (
+    r"(?s)^(\[.*\]|\{.*\}|-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false|NaN|[+-]?Infinity)$"
+)
+# RFC 8259 JSON only: Spark's reader otherwise also takes 'single quotes' and NaN/Infinity.
+JSON_OPTIONS: dict[str, str] = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
+_CONTROL_CHARACTER = r"\p{Cc}"  # U+0000-U+001F, U+007F-U+009F: NUL breaks PostgreSQL text
 
 
 def _rejection_reason(
-    event: Column, fields: Column, max_future_seconds: int, min_epoch: int
+    value: Column, kafka_timestamp: Column, event: Column, fields: Column, rules: ValidationRules
 ) -> Column:
-    """The first rule an event breaks, or null when it is valid.
+    """The first rule a record breaks, or null when it is a valid event.
 
     ``fields`` (the payload as a string map) is only parsed when a typed field came out null, so
-    valid events pay for a single JSON parse.
+    valid events pay for a single JSON parse. Rules read only the record itself (the future
+    limit is relative to its Kafka timestamp), so a replayed batch gets the same verdicts.
     """
+    size = F.length(value)  # bytes: value is binary
     some_field_null = F.lit(False)
     for name in EVENT_FIELDS:
         some_field_null = some_field_null | event[name].isNull()
-    now = F.unix_timestamp(F.current_timestamp())
-    rules: list[tuple[Column, str]] = [(some_field_null & fields.isNull(), "not_json")]
-    rules += [(some_field_null & fields[n].isNull(), f"missing_field:{n}") for n in EVENT_FIELDS]
-    rules += [(some_field_null & event[n].isNull(), f"wrong_type:{n}") for n in EVENT_FIELDS]
-    rules += [(_non_string_json(event[n]), f"wrong_type:{n}") for n in STRING_FIELDS]
-    rules += [
+    kafka_seconds = F.unix_seconds(kafka_timestamp)
+    checks: list[tuple[Column, str]] = [
+        (size.isNull() | (size == 0), "empty_payload"),
+        (size > rules.max_payload_bytes, "payload_too_large"),
+        (~F.is_valid_utf8(value.cast("string")), "invalid_utf8"),
+        (some_field_null & fields.isNull(), "not_json"),
+    ]
+    checks += [(some_field_null & fields[n].isNull(), f"missing_field:{n}") for n in EVENT_FIELDS]
+    checks += [(some_field_null & event[n].isNull(), f"wrong_type:{n}") for n in EVENT_FIELDS]
+    checks += [(event[n].rlike(_NON_STRING_JSON), f"wrong_type:{n}") for n in STRING_FIELDS]
+    checks += [
         (event["bytes"] < 0, "negative_bytes"),
-        (
-            (event["timestamp"] < min_epoch) | (event["timestamp"] > now + max_future_seconds),
-            "absurd_timestamp",
-        ),
+        (event["bytes"] > rules.max_event_bytes, "bytes_too_large"),
+        (event["timestamp"] < rules.min_event_epoch, "absurd_timestamp"),
+        (event["timestamp"] > kafka_seconds + rules.max_future_seconds, "future_timestamp"),
         (~event["id"].rlike(UUID_PATTERN), "invalid_uuid:id"),
         (~event["antenna_id"].rlike(UUID_PATTERN), "invalid_uuid:antenna_id"),
         (F.trim(event["app"]) == "", "empty_app"),
+        (F.length(event["app"]) > rules.max_app_length, "app_too_long"),
+        (event["app"].rlike(_CONTROL_CHARACTER), "control_character:app"),
     ]
-    return F.coalesce(*[F.when(cond, F.lit(reason)) for cond, reason in rules])
+    return F.coalesce(*[F.when(cond, F.lit(reason)) for cond, reason in checks])
 
 
-def parse_events(max_future_seconds: int, min_epoch: int) -> Transform:
-    """Kafka records -> one row per record: Kafka coordinates, payload, typed fields, reason.
+def parse_events(rules: ValidationRules) -> Transform:
+    """Kafka records -> one row per record: Kafka coordinates, typed fields, reason, payload.
 
     ``reason`` is null for a valid event; otherwise it names the first rule the record broke.
+    ``payload`` keeps the record's bytes (cut to ``max_payload_bytes``) for the quarantine:
+    binary, since a device may send anything, NUL bytes and invalid UTF-8 included.
     """
 
     def transform(kafka: DataFrame) -> DataFrame:
+        value = F.col("value")
+        parseable = (F.length(value).between(1, rules.max_payload_bytes)) & F.is_valid_utf8(
+            value.cast("string")
+        )
+        text = F.when(parseable, value.cast("string"))
         records = kafka.select(
             F.col("topic").alias("kafka_topic"),
             F.col("partition").alias("kafka_partition"),
             F.col("offset").alias("kafka_offset"),
             F.col("timestamp").alias("kafka_timestamp"),
-            F.col("value").cast("string").alias("payload"),
-        ).withColumn("_event", F.from_json("payload", EVENT_SCHEMA))
+            value,
+        ).withColumn("_event", F.from_json(text, EVENT_SCHEMA, JSON_OPTIONS))
         some_null = F.lit(False)
         for name in EVENT_FIELDS:
             some_null = some_null | F.col("_event")[name].isNull()
         records = records.withColumn(
-            "_fields", F.when(some_null, F.from_json("payload", _JSON_MAP))
+            "_fields", F.when(some_null, F.from_json(text, _JSON_MAP, JSON_OPTIONS))
         )
-        reason = _rejection_reason(F.col("_event"), F.col("_fields"), max_future_seconds, min_epoch)
+        reason = _rejection_reason(
+            value, F.col("kafka_timestamp"), F.col("_event"), F.col("_fields"), rules
+        )
         return records.select(
             *KAFKA_COLUMNS,
-            "payload",
             *[F.col("_event")[name].alias(name) for name in EVENT_FIELDS],
             reason.alias("reason"),
+            F.substring(value, 1, rules.max_payload_bytes).alias("payload"),
+            F.coalesce(F.length(value), F.lit(0)).alias("payload_length"),
         )
 
     return transform
@@ -165,7 +186,7 @@ def window_totals(duration: str) -> Transform:
     def transform(rows: DataFrame) -> DataFrame:
         return (
             rows.groupBy(F.window("event_time", duration).alias("window"), "type", "id")
-            .agg(F.sum("bytes").alias("value"))
+            .agg(saturating_sum("bytes").alias("value"))
             .select(F.col("window.start").alias("timestamp"), "id", "value", "type")
             .select(*WINDOW_TOTAL_COLUMNS)
         )
@@ -181,7 +202,7 @@ def users_over_quota(users: DataFrame, duration: str = "1 hour") -> Transform:
 
     def transform(events: DataFrame) -> DataFrame:
         usage = events.groupBy(F.window("event_time", duration).alias("window"), "id").agg(
-            F.sum("bytes").alias("usage")
+            saturating_sum("bytes").alias("usage")
         )
         over_quota = F.col("usage") > F.col("quota")
         return (
@@ -203,6 +224,13 @@ def late_arrivals(window: str, watermark_seconds: int) -> Transform:
         return events.where(F.col("kafka_timestamp") > deadline)
 
     return transform
+
+
+def saturating_sum(column: str) -> Column:
+    """Sum that stops at BIGINT's maximum instead of failing the query (Spark's ANSI mode raises
+    ARITHMETIC_OVERFLOW). With bytes <= max_event_bytes it takes millions of maximal reports to
+    one key in one window to get there; the stream never dies of it."""
+    return F.coalesce(F.try_sum(column), F.lit(BIGINT_MAX))
 
 
 def utc_wallclock(column: str) -> Column:

@@ -10,13 +10,13 @@ types AS (
     SELECT unnest(ARRAY['antenna_bytes_total', 'user_bytes_total', 'app_bytes_total']) AS type
 ),
 speed AS (
-    SELECT date_trunc('hour', b.timestamp) AS timestamp, b.type, sum(b.value) AS total
+    SELECT date_trunc('hour', b.timestamp) AS timestamp, b.type, saturating_bigint(sum(b.value)) AS total
     FROM bytes b, bounds
     WHERE b.timestamp >= bounds.start_ts AND b.timestamp < bounds.end_ts
     GROUP BY 1, 2
 ),
 batch AS (
-    SELECT h.timestamp, h.type, sum(h.value) AS total
+    SELECT h.timestamp, h.type, saturating_bigint(sum(h.value)) AS total
     FROM bytes_hourly h, bounds
     WHERE h.timestamp >= bounds.start_ts AND h.timestamp < bounds.end_ts
     GROUP BY 1, 2

@@ -50,10 +50,20 @@ CREATE TABLE IF NOT EXISTS quarantine (
     kafka_offset    BIGINT NOT NULL,
     kafka_timestamp TIMESTAMP NOT NULL,
     reason          TEXT NOT NULL,
-    payload         TEXT,
+    payload         BYTEA,    -- the record's bytes as sent (anything: NUL, invalid UTF-8), cut
+    payload_length  INTEGER,  -- to LAMBDA_MAX_PAYLOAD_BYTES; the length before the cut
     quarantined_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)
 );
+-- Quarantines created before payloads were binary: text -> bytea, keeping what they held.
+DO $$
+BEGIN
+    IF (SELECT data_type FROM information_schema.columns
+        WHERE table_name = 'quarantine' AND column_name = 'payload') = 'text' THEN
+        ALTER TABLE quarantine ALTER COLUMN payload TYPE BYTEA USING convert_to(payload, 'UTF8');
+    END IF;
+END $$;
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS payload_length INTEGER;
 CREATE INDEX IF NOT EXISTS quarantine_kafka_timestamp ON quarantine (kafka_timestamp);
 
 -- What the batch layer measured for each hour it computed (written with bytes_hourly).

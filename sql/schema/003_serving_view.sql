@@ -4,7 +4,7 @@
 CREATE OR REPLACE VIEW speed_bytes_hourly AS
 SELECT date_trunc('hour', b.timestamp) AS timestamp,
        CASE WHEN b.type = 'user_bytes_total' THEN coalesce(u.email, b.id) ELSE b.id END AS id,
-       sum(b.value)::BIGINT AS value,
+       saturating_bigint(sum(b.value)) AS value,
        b.type
 FROM bytes b
 LEFT JOIN user_metadata u ON b.type = 'user_bytes_total' AND u.id = b.id

@@ -16,9 +16,10 @@ from pathlib import Path
 import psycopg
 import pytest
 from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient
 
 from telemetry import config
+from telemetry.kafka_topics import new_topic
 
 REPO = config.REPO_ROOT
 SUBMIT = REPO / "include" / "scripts" / "spark_submit.sh"
@@ -47,7 +48,7 @@ def pg(settings) -> Iterator[psycopg.Connection]:
 def topic(settings) -> Iterator[str]:
     name = f"devices-test-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    admin.create_topics([NewTopic(name, settings.kafka_partitions, 1)])
+    admin.create_topics([new_topic(name, settings.kafka_partitions)])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         described = admin.describe_topics([name])

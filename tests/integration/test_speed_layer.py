@@ -119,7 +119,7 @@ def test_speed_layer_totals_quarantine_and_parquet(
     rows = pg.execute(
         "SELECT payload, reason, kafka_topic, kafka_partition, kafka_offset FROM quarantine"
     ).fetchall()
-    reasons = {payload: reason for payload, reason, *_ in rows}
+    reasons = {bytes(payload).decode(): reason for payload, reason, *_ in rows}
     for m in malformed:
         assert reasons[m["payload"]].split(":")[0] == m["reason"], m
     assert reasons["{broken"] == "not_json"

@@ -8,14 +8,27 @@ import json
 import pytest
 from pyspark.sql import Row
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from telemetry import transforms
-from telemetry.schema import EVENT_FIELDS
+from telemetry.schema import EVENT_FIELDS, ValidationRules
 
 USER = "00000000-0000-0000-0000-000000000001"
 USER2 = "00000000-0000-0000-0000-000000000002"
 ANTENNA = "00000000-0000-0000-0000-100000000000"
 T0 = 1_600_545_000  # 2020-09-19 19:50:00 UTC
+KAFKA_TIME = dt.datetime(2020, 9, 19, 20, 0, 0)  # every test record's Kafka timestamp
+KAFKA_EPOCH = 1_600_545_600
+RULES = ValidationRules()
+KAFKA_SOURCE_SCHEMA = T.StructType(
+    [
+        T.StructField("topic", T.StringType()),
+        T.StructField("partition", T.IntegerType()),
+        T.StructField("offset", T.LongType()),
+        T.StructField("timestamp", T.TimestampType()),
+        T.StructField("value", T.BinaryType()),
+    ]
+)
 
 
 def event(ts=T0, user=USER, antenna=ANTENNA, nbytes=100, app="SKYPE"):
@@ -28,17 +41,22 @@ def kafka_frame(spark, payloads):
             topic="devices",
             partition=0,
             offset=i,
-            timestamp=dt.datetime(2020, 9, 19, 20, 0, 0),
-            value=(p if isinstance(p, str) else json.dumps(p)).encode(),
+            timestamp=KAFKA_TIME,
+            value=_payload_bytes(p),
         )
         for i, p in enumerate(payloads)
     ]
-    return spark.createDataFrame(rows)
+    return spark.createDataFrame(rows, KAFKA_SOURCE_SCHEMA)
+
+
+def _payload_bytes(p) -> bytes | None:
+    if p is None or isinstance(p, bytes):
+        return p
+    return (p if isinstance(p, str) else json.dumps(p)).encode()
 
 
 def parse(spark, payloads):
-    frame = kafka_frame(spark, payloads)
-    return frame.transform(transforms.parse_events(max_future_seconds=86400, min_epoch=946684800))
+    return kafka_frame(spark, payloads).transform(transforms.parse_events(RULES))
 
 
 def reasons(spark, payloads):
@@ -72,14 +90,42 @@ def test_valid_event_parses_with_types(spark):
         ({**event(), "antenna_id": {"a": 1}}, "wrong_type:antenna_id"),
         (event(nbytes=-1), "negative_bytes"),
         (event(ts=12), "absurd_timestamp"),
-        (event(ts=4_000_000_000), "absurd_timestamp"),
+        (event(ts=4_000_000_000), "future_timestamp"),
+        (event(ts=KAFKA_EPOCH + 301), "future_timestamp"),  # a device clock 5 minutes ahead
+        (event(ts=KAFKA_EPOCH + 23 * 3600), "future_timestamp"),
         (event(user="bob"), "invalid_uuid:id"),
         (event(antenna="x"), "invalid_uuid:antenna_id"),
         (event(app="  "), "empty_app"),
+        (event(nbytes=10**12 + 1), "bytes_too_large"),
+        (event(nbytes=2**63 - 1), "bytes_too_large"),
+        (event(app="A" * 65), "app_too_long"),
+        (event(app="x\u0000"), "control_character:app"),  # NUL breaks PostgreSQL text
+        (event(app="tab\tbed"), "control_character:app"),
+        (None, "empty_payload"),
+        ("", "empty_payload"),
+        (b"\x00\x01\x02 binary", "not_json"),
+        (b'{"app": "\xff\xfe"}', "invalid_utf8"),
+        ("x" * 5000, "payload_too_large"),
+        ("{'timestamp': 1}", "not_json"),  # single quotes are not JSON
+        ('{"timestamp": NaN}', "not_json"),
+        ('{"timestamp": 1, "timestamp": 2}', "missing_field:id"),  # duplicate keys, no crash
     ],
 )
 def test_each_bad_record_gets_its_reason(spark, payload, reason):
     assert reasons(spark, [payload]) == [reason]
+
+
+def test_limits_are_inclusive(spark):
+    edge = event(ts=KAFKA_EPOCH + 300, nbytes=10**12, app="A" * 64)
+    assert reasons(spark, [edge, event(nbytes=0)]) == [None, None]
+
+
+def test_quarantine_keeps_any_bytes_and_their_length(spark):
+    binary = b"\x00\xff" * 3000  # NUL, invalid UTF-8, longer than the stored cut
+    row = parse(spark, [binary]).collect()[0]
+    assert row.reason == "payload_too_large"
+    assert bytes(row.payload) == binary[: RULES.max_payload_bytes]
+    assert row.payload_length == len(binary)
 
 
 def test_valid_and_rejected_split_keeps_every_record(spark):
