@@ -1,5 +1,5 @@
 # Thin wrappers over include/scripts: every target runs set-up itself when needed.
-.PHONY: demo up down status test bench lint setup
+.PHONY: demo up down status test chaos bench lint setup
 
 demo:   ## everything, in the foreground, with the simulator; Ctrl-C stops what it started
 	@bash include/scripts/demo.sh
@@ -15,6 +15,9 @@ status:
 
 test:   ## set-up, start test services, lint, all tests, stop
 	@bash include/scripts/test.sh
+
+chaos:  ## the long fault-injection run (kills, outages, hostile payloads), about 10 minutes
+	@bash include/scripts/chaos.sh
 
 bench:  ## throughput of each stage against its baselines (make bench ARGS="--events 200000")
 	@bash include/scripts/bench.sh $(ARGS)

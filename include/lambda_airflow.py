@@ -19,14 +19,14 @@ SPARK_APPS = REPO / "spark_apps"
 PG_CONN_ID = "telemetry_db"  # AIRFLOW_CONN_TELEMETRY_DB
 SPARK_CONN_ID = "spark_default"  # AIRFLOW_CONN_SPARK_DEFAULT
 
+_settings = config.load()
+
 DEFAULT_ARGS = {
     "owner": "data-platform",
     "retries": 2,
-    "retry_delay": dt.timedelta(minutes=1),
+    "retry_delay": dt.timedelta(seconds=_settings.task_retry_delay_seconds),
     "execution_timeout": dt.timedelta(minutes=30),
 }
-
-_settings = config.load()
 
 
 def wait_for_interval(task_id: str) -> SqlSensor:

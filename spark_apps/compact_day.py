@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
-from telemetry import raw_store
+from telemetry import failpoints, raw_store
 from telemetry.batch_job import day_parser, run
 
 
@@ -19,7 +19,12 @@ def job(spark, settings, args) -> dict[str, int]:
     files = rows = copies = hours = 0
     for h in range(24):
         hour = day + dt.timedelta(hours=h)
-        done = raw_store.compact_hour(spark, str(settings.raw_dir), hour)
+        done = raw_store.compact_hour(
+            spark,
+            str(settings.raw_dir),
+            hour,
+            lambda: failpoints.reach(settings.home, "compact_between_moves", f"{day:%Y-%m-%d}"),
+        )
         if done.files_replaced:
             files, rows, hours = files + done.files_replaced, rows + done.rows, hours + 1
             copies += done.copies_dropped

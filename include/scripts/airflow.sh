@@ -14,15 +14,17 @@ start() {
     || { tail -20 "$LOG_DIR/airflow-db.log"; die "airflow db migrate failed"; }
   port_in_use 127.0.0.1 "$LAMBDA_AIRFLOW_PORT" && ! pid_alive airflow-api-server \
     && die "port $LAMBDA_AIRFLOW_PORT is taken by another program; set LAMBDA_AIRFLOW_PORT"
+  local part args logfile
   for part in "${PARTS[@]}"; do
     pid_alive "airflow-$part" && continue
     log "starting airflow $part"
-    if [ "$part" = api-server ]; then
-      start_bg "airflow-$part" "$LOG_DIR/airflow-$part.log" "$AIRFLOW" api-server \
-        --host 127.0.0.1 --port "$LAMBDA_AIRFLOW_PORT"
-    else
-      start_bg "airflow-$part" "$LOG_DIR/airflow-$part.log" "$AIRFLOW" "$part"
-    fi
+    args=("$part")
+    [ "$part" = api-server ] && args+=(--host 127.0.0.1 --port "$LAMBDA_AIRFLOW_PORT")
+    # Supervised: the scheduler and the dag-processor exit when they lose the metadata
+    # database (a PostgreSQL crash); they come back by themselves once it is up again.
+    logfile="$LOG_DIR/airflow-$part.log"
+    start_bg "airflow-$part" "$logfile" "$REPO/include/scripts/supervise.sh" "airflow-$part" \
+      "$logfile" "" "$AIRFLOW" "${args[@]}"
   done
   wait_port 127.0.0.1 "$LAMBDA_AIRFLOW_PORT" 120 "the Airflow api-server"
 }
@@ -30,7 +32,7 @@ start() {
 stop() {
   for part in "${PARTS[@]}"; do
     pid_alive "airflow-$part" && log "stopping airflow $part"
-    stop_pid "airflow-$part" 30
+    stop_supervised "airflow-$part" 30
   done
 }
 
@@ -40,8 +42,12 @@ status() {
   if [ $rc = 0 ] && curl -fsS "http://127.0.0.1:$LAMBDA_AIRFLOW_PORT/api/v2/monitor/health" >/dev/null 2>&1; then
     echo "airflow: up (http://127.0.0.1:$LAMBDA_AIRFLOW_PORT, user admin)"
   else
-    echo "airflow: down"; return 1
+    echo "airflow: down"; rc=1
   fi
+  for part in "${PARTS[@]}"; do
+    pid_alive "airflow-$part" && echo "  $part$(supervised_status "airflow-$part")"
+  done
+  return $rc
 }
 
 case "${1:-}" in

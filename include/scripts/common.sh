@@ -40,6 +40,28 @@ stop_pid() {
   rm -f "$f"
 }
 
+# stop_supervised NAME [SECONDS]: stop a service started under supervise.sh; a supervisor
+# killed after the grace period leaves its service's process group, which goes too.
+stop_supervised() {
+  stop_pid "$1" "${2:-30}"
+  local app="$RUN_DIR/$1_app.pid"
+  if [ -f "$app" ]; then
+    kill -KILL -- "-$(cat "$app")" 2>/dev/null || true
+    rm -f "$app"
+  fi
+}
+
+# supervised_status NAME: ", restarts N" and, after a restart, the last exit and its error.
+supervised_status() {
+  local state="$RUN_DIR/$1.state" restarts
+  restarts="$(sed -n 's/^restarts=//p' "$state" 2>/dev/null)"
+  printf ' (pid %s), restarts: %s' "$(cat "$RUN_DIR/$1.pid" 2>/dev/null)" "${restarts:-0}"
+  if [ "${restarts:-0}" -gt 0 ]; then
+    printf '; last exit %s at %s: %s' "$(sed -n 's/^last_exit=//p' "$state")" \
+      "$(sed -n 's/^last_exit_at=//p' "$state")" "$(sed -n 's/^last_error=//p' "$state")"
+  fi
+}
+
 # start_bg NAME LOGFILE CMD...: run CMD in its own process group, record its pid.
 start_bg() {
   local name="$1" logfile="$2"; shift 2

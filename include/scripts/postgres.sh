@@ -97,6 +97,13 @@ stop() {
   fi
 }
 
+# crash: stop the server the way a power cut would (no checkpoint, recovery at the next start);
+# the chaos tests use it.
+crash() {
+  [ "$LAMBDA_PG_MANAGED" = 1 ] || die "crash needs the project's own cluster"
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null
+}
+
 # destroy: stop the cluster and delete it (make test starts from an empty one).
 destroy() {
   stop
@@ -113,7 +120,7 @@ status() {
 }
 
 case "${1:-}" in
-  start) start ;; stop) stop ;; status) status ;; schema) schema ;; destroy) destroy ;;
+  start) start ;; stop) stop ;; status) status ;; schema) schema ;; destroy) destroy ;; crash) crash ;;
   psql) shift; app_psql -d "$LAMBDA_PG_DB" "$@" ;;
-  *) die "usage: postgres.sh start|stop|status|schema|destroy|psql" ;;
+  *) die "usage: postgres.sh start|stop|status|schema|destroy|crash|psql" ;;
 esac

@@ -11,6 +11,8 @@ export LAMBDA_AIRFLOW_PORT="${LAMBDA_TEST_AIRFLOW_PORT:-28080}"
 export LAMBDA_TRIGGER="${LAMBDA_TRIGGER:-1 second}"
 # Tests decide which DAG runs exist: nothing is scheduled on its own.
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
+# A retried task (the chaos run kills batch jobs) need not wait a minute.
+export LAMBDA_TASK_RETRY_DELAY_SECONDS="${LAMBDA_TASK_RETRY_DELAY_SECONDS:-5}"
 S="$REPO/include/scripts"
 
 "$S/setup.sh" all
@@ -36,4 +38,7 @@ log "tests on the Airflow side (DAG integrity, DAG runs that spark-submit, backf
 "$S/airflow.sh" start
 airflow_env
 (cd "$REPO" && "$VENV_AIRFLOW/bin/python" -m pytest tests/airflow "$@") || rc=$?
+log "chaos: a short run with every fault kind once (make chaos runs the long one)"
+(cd "$REPO" && LAMBDA_CHAOS_SECONDS="${LAMBDA_CHAOS_SECONDS:-90}" \
+  "$VENV_SPARK/bin/python" -m pytest tests/chaos -s "$@") || rc=$?
 exit $rc

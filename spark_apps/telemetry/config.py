@@ -112,6 +112,7 @@ class Settings:
     # Batch
     hour_grace_seconds: int = 120
     hour_max_wait_seconds: int = 1800
+    task_retry_delay_seconds: int = 60  # Airflow's wait before a failed task's next try
     # Airflow
     airflow_port: int = 18080
     airflow_db: str = "airflow"
@@ -225,6 +226,7 @@ def load() -> Settings:
         pg_retry_seconds=_env_int("LAMBDA_PG_RETRY_SECONDS", 300),
         hour_grace_seconds=_env_int("LAMBDA_HOUR_GRACE_SECONDS", 120),
         hour_max_wait_seconds=_env_int("LAMBDA_HOUR_MAX_WAIT_SECONDS", 1800),
+        task_retry_delay_seconds=_env_int("LAMBDA_TASK_RETRY_DELAY_SECONDS", 60),
         airflow_port=_env_int("LAMBDA_AIRFLOW_PORT", 18080, 1),
         airflow_db=_env("LAMBDA_AIRFLOW_DB", "airflow"),
     )

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from telemetry import failpoints
 from telemetry.config import Settings
 from telemetry.schema import QUARANTINE_COLUMNS
 
@@ -78,6 +79,7 @@ def upsert_window_totals(settings: Settings, rows: Iterable[Sequence[Any]]) -> i
             ON CONFLICT (timestamp, type, id) DO UPDATE SET value = EXCLUDED.value
             """
         )
+        failpoints.reach(settings.home, "speed_upsert")  # written, not yet committed
     return count
 
 
@@ -163,6 +165,8 @@ def replace_hours(settings: Settings, start, end, totals, over_quota, stats) -> 
             start,
             end,
         )
+        # Replaced, not yet committed.
+        failpoints.reach(settings.home, "batch_replace_hours", f"{start:%Y-%m-%d %H:%M}")
     return written
 
 

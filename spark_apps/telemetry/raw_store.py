@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Callable
 from typing import NamedTuple
 
 from pyspark.sql import DataFrame, SparkSession
@@ -132,7 +133,12 @@ class Compaction(NamedTuple):
     copies_dropped: int  # rows landed twice from the same Kafka record
 
 
-def compact_hour(spark: SparkSession, root: str, hour: dt.datetime) -> Compaction:
+def compact_hour(
+    spark: SparkSession,
+    root: str,
+    hour: dt.datetime,
+    before_removing_originals: Callable[[], None] = lambda: None,
+) -> Compaction:
     """Rewrite one hour folder's files as one file, without losing a row.
 
     Rows equal in every column, Kafka partition and offset included, are one Kafka record landed
@@ -167,6 +173,9 @@ def compact_hour(spark: SparkSession, root: str, hour: dt.datetime) -> Compactio
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     for i, source in enumerate(new_files):
         _move(fs, jvm, source, f"{folder}/compacted-{stamp}-{i:03d}.parquet")
+    # A crash here leaves the hour twice (compacted file + originals): readers count equal
+    # events once, and the next compaction keeps one row per Kafka record.
+    before_removing_originals()
     for original in originals:
         fs.delete(hpath(original), False)
     fs.delete(hpath(tmp), True)

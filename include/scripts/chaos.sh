@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make chaos`: the long fault-injection run. Set-up if needed, then PostgreSQL, Kafka and
+# Airflow on the chaos run's own ports and state folder (a running `make up` or `make test` is
+# not disturbed), the run (tests/chaos, knobs LAMBDA_CHAOS_*), and everything stopped after.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export LAMBDA_HOME="${LAMBDA_CHAOS_HOME:-$REPO/.local/chaos}"
+export LAMBDA_KAFKA_PORT="${LAMBDA_CHAOS_KAFKA_PORT:-36092}"
+export LAMBDA_KAFKA_CONTROLLER_PORT="${LAMBDA_CHAOS_KAFKA_CONTROLLER_PORT:-36093}"
+export LAMBDA_PG_PORT="${LAMBDA_CHAOS_PG_PORT:-36432}"
+export LAMBDA_AIRFLOW_PORT="${LAMBDA_CHAOS_AIRFLOW_PORT:-36080}"
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
+export LAMBDA_TASK_RETRY_DELAY_SECONDS="${LAMBDA_TASK_RETRY_DELAY_SECONDS:-5}"
+export LAMBDA_CHAOS_SECONDS="${LAMBDA_CHAOS_SECONDS:-360}"
+export LAMBDA_CHAOS_RATE="${LAMBDA_CHAOS_RATE:-300}"
+export LAMBDA_CHAOS_KILLS="${LAMBDA_CHAOS_KILLS:-4}"
+S="$REPO/include/scripts"
+
+"$S/setup.sh" all
+"$S/services.sh" down >/dev/null 2>&1 || true
+"$S/postgres.sh" destroy >/dev/null 2>&1 || true
+rm -rf "$LAMBDA_HOME"
+source "$S/common.sh"
+cleanup() { "$S/services.sh" down || true; }
+trap cleanup EXIT
+"$S/postgres.sh" start
+"$S/kafka.sh" start
+"$S/airflow.sh" start
+airflow_env
+log "chaos run: ${LAMBDA_CHAOS_SECONDS}s at ${LAMBDA_CHAOS_RATE} records/s, seed ${LAMBDA_CHAOS_SEED:-1}"
+cd "$REPO" && "$VENV_SPARK/bin/python" -m pytest tests/chaos -s "$@"

@@ -1,0 +1,429 @@
+"""Chaos run: a steady stream with hostile payloads while the speed layer is killed (at random
+and inside its PostgreSQL write), paused, and loses Kafka and PostgreSQL; then the batch layer
+runs under Airflow with an hourly job and the daily compaction killed mid-write. Afterwards
+every acknowledged record must be in the Parquet dataset or the quarantine exactly once, and
+every serving table must equal the ground truth.
+
+Real processes only: the broker, PostgreSQL and Airflow started by make test / make chaos, the
+speed layer under its supervisor (speed_layer.sh). Knobs (environment): LAMBDA_CHAOS_SECONDS
+(stream length), LAMBDA_CHAOS_RATE (records/s), LAMBDA_CHAOS_SEED, LAMBDA_CHAOS_KILLS (random
+kill -9 of the speed layer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import re
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from kafka.admin import KafkaAdminClient
+
+from telemetry import failpoints, raw_store
+from telemetry.kafka_topics import new_topic
+
+from . import faults
+from .ledger import Ledger, SteadyProducer, expected_windows
+
+pytestmark = pytest.mark.chaos
+
+HOUR = dt.timedelta(hours=1)
+RECOVERY_LIMIT_S = 60
+BATCH_APPS = "spark_apps/(speed_layer|batch_hourly|batch_daily|compact_day).py"
+
+
+@dataclass(frozen=True)
+class Knobs:
+    seconds: float
+    rate: float
+    seed: int
+    kills: int
+
+    @classmethod
+    def from_env(cls) -> Knobs:
+        env = os.environ
+        return cls(
+            seconds=float(env.get("LAMBDA_CHAOS_SECONDS", "150")),
+            rate=float(env.get("LAMBDA_CHAOS_RATE", "200")),
+            seed=int(env.get("LAMBDA_CHAOS_SEED", "1")),
+            kills=int(env.get("LAMBDA_CHAOS_KILLS", "1")),
+        )
+
+
+@dataclass
+class FaultResult:
+    kind: str
+    at_s: float  # seconds into the run
+    recovery_s: float  # from the end of the fault to the next micro-batch with input
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def last_progress(settings) -> dt.datetime | None:
+    """When the speed layer last finished a micro-batch that read records (None: unknown now)."""
+    try:
+        with psycopg.connect(settings.pg_dsn, connect_timeout=3) as pg:
+            return pg.execute(
+                "SELECT max(updated_at) FROM speed_layer_progress"
+                " WHERE query_name = 'raw_and_quarantine' AND input_rows > 0"
+            ).fetchone()[0]
+    except psycopg.OperationalError:
+        return None
+
+
+def wait_progress_after(settings, moment: dt.datetime, timeout: float) -> float:
+    """Seconds from ``moment`` until the speed layer processed records again."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = last_progress(settings)
+        if seen is not None and seen > moment:
+            return (seen - moment).total_seconds()
+        time.sleep(0.5)
+    return float("inf")
+
+
+class AirflowApi:
+    """The REST calls the UI makes, as the admin user."""
+
+    @classmethod
+    def when_up(cls, settings, timeout: float) -> AirflowApi:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return cls(settings)
+            except OSError:  # refused or reset while the api-server restarts
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+
+    def __init__(self, settings) -> None:
+        self.base = f"http://127.0.0.1:{settings.airflow_port}"
+        password = (settings.home / "secrets" / "airflow_admin_password").read_text().strip()
+        token = self._call("POST", "/auth/token", {"username": "admin", "password": password})
+        self.token = token["access_token"]
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if getattr(self, "token", None):
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data, headers, method=method)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
+    def backfill(self, dag_id: str, first: dt.datetime, last: dt.datetime) -> None:
+        self._call(
+            "POST",
+            "/api/v2/backfills",
+            {
+                "dag_id": dag_id,
+                "from_date": f"{first.isoformat()}Z",
+                "to_date": f"{last.isoformat()}Z",
+                "reprocess_behavior": "completed",
+                "max_active_runs": 3,
+            },
+        )
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
+
+    def runs(self, dag_id: str, first: dt.datetime, last: dt.datetime) -> list[dict]:
+        query = urllib.parse.urlencode(
+            {
+                "logical_date_gte": f"{first.isoformat()}Z",
+                "logical_date_lte": f"{last.isoformat()}Z",
+            }
+        )
+        return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}")["dag_runs"]
+
+    def tries(self, dag_id: str, run_id: str) -> dict[str, tuple[str, int]]:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances"
+        found = self._call("GET", path)["task_instances"]
+        return {t["task_id"]: (t["state"], t["try_number"]) for t in found}
+
+    def wait_runs(self, dag_id: str, first: dt.datetime, last: dt.datetime, n: int) -> list[dict]:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            runs = self.runs(dag_id, first, last)
+            states = [r["state"] for r in runs]
+            assert "failed" not in states, f"{dag_id} run failed: {runs}"
+            if len(runs) == n and set(states) == {"success"}:
+                return runs
+            time.sleep(3)
+        raise AssertionError(f"{dag_id} runs {first}..{last} did not finish")
+
+
+def batch_under_fault(api, home, dag_id, first, last, n, failpoint, task) -> int:
+    """Backfill ``dag_id`` over [first, last] while ``failpoint`` kills the job that reaches it;
+    returns the highest try number of ``task`` (2+ = Airflow retried it)."""
+    failpoints.arm(home, failpoint, only_if=f"{first:%Y-%m-%d}")
+    api.set_paused(dag_id, False)  # a paused DAG's backfill runs stay queued
+    try:
+        api.backfill(dag_id, first, last)
+        faults.kill_at_failpoint(home, failpoint)
+        runs = api.wait_runs(dag_id, first, last, n)
+    finally:
+        api.set_paused(dag_id, True)
+    return max(api.tries(dag_id, r["dag_run_id"])[task][1] for r in runs)
+
+
+def test_chaos(settings, spark, capsys):
+    knobs = Knobs.from_env()
+    rng = random.Random(knobs.seed)
+    home, run_dir = settings.home, settings.home / "run"
+    today = now_utc().replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    day = today - dt.timedelta(days=3)  # nobody else's hours: the other tests use 2 days ago
+    first_hour = day + dt.timedelta(hours=22)
+    end = first_hour + 2 * HOUR
+    topic = f"chaos-{knobs.seed}-{uuid.uuid4().hex[:6]}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin.create_topics([new_topic(topic, settings.kafka_partitions)])
+    admin.close()
+    env = {
+        **os.environ,
+        "LAMBDA_KAFKA_TOPIC": topic,
+        "LAMBDA_CHECKPOINT_DIR": str(home / "chaos" / topic / "checkpoints"),
+        # The run compresses two hours of event time into minutes: a long watermark keeps a
+        # backlog after an outage from counting as late (lateness has its own tests).
+        "LAMBDA_WATERMARK": "30 minutes",
+        "LAMBDA_TRIGGER": "1 second",
+    }
+    plan = ["kill_speed_layer"] * knobs.kills + [
+        "kill_speed_layer_in_write",
+        "restart_kafka",
+        "crash_postgres",
+        "pause_speed_layer",
+    ]
+    rng.shuffle(plan)
+    inject = {
+        "kill_speed_layer": faults.kill_speed_layer,
+        "kill_speed_layer_in_write": lambda: faults.kill_speed_layer_in_write(home),
+        "restart_kafka": lambda: faults.restart_kafka(run_dir, 10),
+        "crash_postgres": lambda: faults.crash_postgres(10),
+        "pause_speed_layer": lambda: faults.pause_speed_layer(run_dir, 15),
+    }
+
+    faults.script("speed_layer.sh", "start", env=env)
+    producer = SteadyProducer(
+        settings.kafka_bootstrap, topic, first_hour, knobs.rate, knobs.seconds, knobs.seed
+    )
+    began = time.monotonic()
+    producer.start()
+    results: list[FaultResult] = []
+    try:
+        assert wait_progress_after(settings, now_utc(), 120) < 120, "the speed layer never ran"
+        for kind in plan:
+            time.sleep(rng.uniform(3, 10))
+            at = time.monotonic() - began
+            inject[kind]()
+            ended = now_utc()
+            recovery = wait_progress_after(settings, ended, 180)
+            results.append(FaultResult(kind, at, recovery))
+        time.sleep(max(0.0, knobs.seconds - (time.monotonic() - began)))
+    finally:
+        producer.stopping.set()
+        producer.join(300)
+    ledger = producer.ledger
+    drained = wait_drained(settings, topic, ledger, first_hour, end)
+
+    # The batch layer under Airflow. Its scheduler lost PostgreSQL too and exited: its
+    # supervisor restarted it, nobody else does.
+    api = AirflowApi.when_up(settings, timeout=300)
+    airflow_status = faults.script("airflow.sh", "status")
+    # One hour under the scheduler (the daily run below recomputes both).
+    hourly_tries = batch_under_fault(
+        api, home, "lambda_hourly", first_hour, first_hour, 1, "batch_replace_hours", "compute_hour"
+    )
+    daily_tries = batch_under_fault(
+        api, home, "lambda_daily", day, day, 1, "compact_between_moves", "compact_day"
+    )
+    status = faults.script("speed_layer.sh", "status", env=env)
+    faults.script("speed_layer.sh", "stop", env=env)
+
+    found = check_everything(settings, spark, topic, ledger, day, first_hour, end)
+    orphans = faults.pids(BATCH_APPS)
+    staging = list((settings.raw_dir / "_staging").glob("*"))
+    armed = [p for p in (home / "failpoints").glob("*") if not p.name.endswith(".hit")]
+
+    summary = render_summary(
+        knobs, ledger, results, found, hourly_tries, daily_tries, status + airflow_status
+    )
+    with capsys.disabled():
+        print(summary)
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    (home / "logs" / "chaos-summary.txt").write_text(summary)
+
+    assert drained, "the speed layer never caught up with the ledger"
+    assert found["lost"] == 0 and found["doubled"] == 0 and found["unknown"] == 0, found
+    assert found["wrong_reason"] == 0 and found["wrong_content"] == 0, found
+    for table in ("bytes", "bytes_hourly", "user_quota_limit", "bytes_daily", "serving"):
+        assert found[f"{table}_ok"], f"{table} differs from the ground truth"
+    assert all(r.recovery_s <= RECOVERY_LIMIT_S for r in results), results
+    assert hourly_tries >= 2 and daily_tries >= 2, "a killed batch job was not retried"
+    kills = sum(r.kind.startswith("kill_speed_layer") for r in results)
+    restarts = re.search(r"restarts: (\d+)", status)
+    assert restarts and int(restarts.group(1)) >= kills, f"the supervisor missed a kill: {status}"
+    assert ledger.unacknowledged == 0, "the producer gave up on records"
+    assert orphans == [] and staging == [] and armed == [], (orphans, staging, armed)
+
+
+def wait_drained(settings, topic, ledger: Ledger, start, end, timeout: float = 240) -> bool:
+    """The speed layer has quarantined every hostile record and its windows hold every event."""
+    expected = expected_windows(ledger.valid_events(), 300)
+    hostile = len(ledger.hostile_records())
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(settings.pg_dsn) as pg:
+            quarantined = pg.execute(
+                "SELECT count(*) FROM quarantine WHERE kafka_topic = %s", (topic,)
+            ).fetchone()[0]
+            windows = speed_windows(pg, start, end)
+        if quarantined == hostile and windows == expected:
+            return True
+        time.sleep(2)
+    return False
+
+
+def speed_windows(pg, start, end) -> dict[tuple, int]:
+    rows = pg.execute(
+        "SELECT timestamp, type, id, value FROM bytes WHERE timestamp >= %s AND timestamp < %s",
+        (start, end),
+    ).fetchall()
+    return {(ts, t, i): v for ts, t, i, v in rows}
+
+
+def check_everything(settings, spark, topic, ledger: Ledger, day, start, end) -> dict:
+    found: dict = {}
+    # Every acknowledged valid record in the Parquet dataset exactly once, as sent.
+    raw = raw_store.read_hours(spark, str(settings.raw_dir), start, end).collect()
+    landed = Counter((r.kafka_partition, r.kafka_offset) for r in raw)
+    content = {
+        (r.kafka_partition, r.kafka_offset): (r.timestamp, r.id, r.antenna_id, r.bytes, r.app)
+        for r in raw
+    }
+    valid = {(r.partition, r.offset): r.event for r in ledger.records if r.event is not None}
+    found["lost"] = sum(1 for k in valid if landed[k] == 0)
+    found["doubled"] = sum(n - 1 for n in landed.values() if n > 1)
+    found["unknown"] = sum(1 for k in landed if k not in valid)
+    found["wrong_content"] = sum(
+        1
+        for k, e in valid.items()
+        if k in content and content[k] != (e.timestamp, e.id, e.antenna_id, e.bytes, e.app)
+    )
+    # Every hostile record in the quarantine (one row per Kafka record: its key) with its reason.
+    with psycopg.connect(settings.pg_dsn) as pg:
+        rows = pg.execute(
+            "SELECT kafka_partition, kafka_offset, reason FROM quarantine WHERE kafka_topic = %s",
+            (topic,),
+        ).fetchall()
+        quarantined = {(p, o): reason for p, o, reason in rows}
+        hostile = {(r.partition, r.offset): r.reason for r in ledger.hostile_records()}
+        found["lost"] += sum(1 for k in hostile if k not in quarantined)
+        found["unknown"] += sum(1 for k in quarantined if k not in hostile)
+        found["wrong_reason"] = sum(
+            1 for k, reason in hostile.items() if k in quarantined and quarantined[k] != reason
+        )
+        truth = batch_truth(pg, ledger, day)
+        found["bytes_ok"] = speed_windows(pg, start, end) == expected_windows(
+            ledger.valid_events(), 300
+        )
+        between = (start, end)
+        found["bytes_hourly_ok"] = table(pg, "bytes_hourly", between) == truth["hourly"]
+        found["user_quota_limit_ok"] = quota_rows(pg, between) == truth["over_quota"]
+        found["bytes_daily_ok"] = table(pg, "bytes_daily", (day, day + 24 * HOUR)) == truth["daily"]
+        serving = pg.execute(
+            "SELECT timestamp, type, id, value, source FROM serving_bytes_hourly"
+            " WHERE timestamp >= %s AND timestamp < %s",
+            between,
+        ).fetchall()
+        found["serving_ok"] = {(t, ty, i): v for t, ty, i, v, _ in serving} == truth["hourly"] and {
+            s for *_, s in serving
+        } == {"batch"}
+    found["records"] = len(ledger.records)
+    return found
+
+
+def table(pg, name: str, between) -> dict[tuple, int]:
+    rows = pg.execute(
+        f"SELECT timestamp, type, id, value FROM {name} WHERE timestamp >= %s AND timestamp < %s",
+        between,
+    ).fetchall()
+    return {(ts, t, i): v for ts, t, i, v in rows}
+
+
+def quota_rows(pg, between) -> set[tuple]:
+    rows = pg.execute(
+        "SELECT timestamp, email, usage, quota FROM user_quota_limit"
+        " WHERE timestamp >= %s AND timestamp < %s",
+        between,
+    ).fetchall()
+    return set(rows)
+
+
+def batch_truth(pg, ledger: Ledger, day) -> dict:
+    """Exact hourly and daily totals (users keyed by email) and users over quota."""
+    users = {i: (email, quota) for i, email, quota in pg.execute(
+        "SELECT id, email, quota FROM user_metadata"
+    ).fetchall()}  # fmt: skip
+    hourly: dict[tuple, int] = defaultdict(int)
+    daily: dict[tuple, int] = defaultdict(int)
+    usage: dict[tuple, int] = defaultdict(int)
+    for e in set(ledger.valid_events()):
+        hour = dt.datetime.fromtimestamp(e.timestamp - e.timestamp % 3600, dt.UTC)
+        hour = hour.replace(tzinfo=None)
+        user = users.get(e.id, (e.id, None))[0]
+        for kind, key in (
+            ("antenna_bytes_total", e.antenna_id),
+            ("user_bytes_total", user),
+            ("app_bytes_total", e.app),
+        ):
+            hourly[(hour, kind, key)] += e.bytes
+            daily[(day, kind, key)] += e.bytes
+        usage[(hour, e.id)] += e.bytes
+    over_quota = {
+        (hour, users[uid][0], used, users[uid][1])
+        for (hour, uid), used in usage.items()
+        if uid in users and used > users[uid][1]
+    }
+    return {"hourly": dict(hourly), "daily": dict(daily), "over_quota": over_quota}
+
+
+def render_summary(knobs, ledger, results, found, hourly_tries, daily_tries, status) -> str:
+    by_kind = Counter(r.kind for r in results)
+    hostile = Counter(r.reason for r in ledger.hostile_records())
+    lines = [
+        "",
+        "=== chaos run " + "=" * 60,
+        f"seed {knobs.seed}, {knobs.seconds:.0f} s at {knobs.rate:.0f} records/s",
+        f"records acknowledged by Kafka: {len(ledger.records)}"
+        f" ({len(ledger.records) - sum(hostile.values())} valid,"
+        f" {sum(hostile.values())} hostile); not acknowledged: {ledger.unacknowledged}",
+        "hostile payloads by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(hostile.items())),
+        f"lost {found['lost']}, doubled {found['doubled']}, unknown {found['unknown']},"
+        f" wrong reason {found['wrong_reason']}, wrong content {found['wrong_content']}",
+        "tables equal to the ground truth: "
+        + ", ".join(
+            f"{t} {'yes' if found[f'{t}_ok'] else 'NO'}"
+            for t in ("bytes", "bytes_hourly", "user_quota_limit", "bytes_daily", "serving")
+        ),
+        "faults: " + ", ".join(f"{k} x{v}" for k, v in sorted(by_kind.items())),
+        "  fault                        at (s)  progressing again after (s)",
+        *[f"  {r.kind:<28} {r.at_s:6.0f}  {r.recovery_s:8.1f}" for r in results],
+        f"  hourly batch job killed mid-write: retried by Airflow, try {hourly_tries} succeeded",
+        f"  daily compaction killed between its moves: retried, try {daily_tries} succeeded",
+        "services after the run:",
+        *[f"  {line.strip()}" for line in status.splitlines() if line.strip()],
+        "=" * 74,
+    ]
+    return "\n".join(lines)
