@@ -21,7 +21,11 @@ write_state() {  # restarts last_exit last_error
 }
 log_since() { tail -c "+$(($1 + 1))" "$logfile" 2>/dev/null || true; }
 started_since() { [ -z "$started_line" ] || grep -qF "$started_line" <(log_since "$1"); }
-last_error() { log_since "$1" | grep -E 'error|Error|Exception' | tail -1 | cut -c1-300 || true; }
+# The last line that names an error ("...Error: ...", "error: ...", "...Exception: ...").
+last_error() {
+  log_since "$1" | grep -E '(Error|Exception|error)(:| \()' | grep -v 'Background on this error' \
+    | tail -1 | cut -c1-300 || true
+}
 
 child="" stopping=0 restarts=0 delay=2 ever_started=0
 trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT
