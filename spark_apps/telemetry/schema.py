@@ -18,7 +18,8 @@ EVENT_SCHEMA = T.StructType(
     ]
 )
 
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# \A...\z, not ^...$: Java's $ also matches before a final line terminator, so "<uuid>\n" passed.
+UUID_PATTERN = r"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\z"
 
 BIGINT_MAX = 2**63 - 1
 

@@ -108,7 +108,22 @@ def test_valid_event_parses_with_types(spark):
         ("x" * 5000, "payload_too_large"),
         ("{'timestamp': 1}", "not_json"),  # single quotes are not JSON
         ('{"timestamp": NaN}', "not_json"),
-        ('{"timestamp": 1, "timestamp": 2}', "missing_field:id"),  # duplicate keys, no crash
+        ('{"timestamp": 1, "timestamp": 2}', "duplicate_key"),
+        # Found by the fuzz tests (test_fuzz_validation), each accepted before:
+        (json.dumps(event()) + " x", "not_json"),  # trailing garbage
+        (json.dumps(event()) + "]", "not_json"),
+        (json.dumps(event()) + ',"x"]', "not_json"),
+        (json.dumps(event()) * 2, "not_json"),
+        ("[" + json.dumps(event()) + "]", "not_json"),
+        ("\ufeff" + json.dumps(event()), "not_json"),  # a BOM is not JSON text
+        (json.dumps(event())[:-1] + ', "bytes": [1]}', "duplicate_key"),  # Spark kept 100
+        (json.dumps(event())[:-1] + ', "\\u0061pp": "X"}', "duplicate_key"),  # escaped name
+        (json.dumps(event()).replace("SKYPE", "\\ud800"), "invalid_utf8"),  # lone surrogate
+        (json.dumps(event()).replace("SKYPE", "\\udc00\\ud800"), "invalid_utf8"),
+        (event(app="\u00a0\u3000"), "empty_app"),  # Unicode spaces only
+        (event(user=USER + "\n"), "invalid_uuid:id"),  # Java's $ matched before the newline
+        (json.dumps(event()).replace('"SKYPE"', "-1e400"), "wrong_type:app"),  # '"-Infinity"'
+        (json.dumps(event())[:-1] + ', "x": ' + "[" * 999 + "]" * 999 + "}", "not_json"),
     ],
 )
 def test_each_bad_record_gets_its_reason(spark, payload, reason):
@@ -118,6 +133,22 @@ def test_each_bad_record_gets_its_reason(spark, payload, reason):
 def test_limits_are_inclusive(spark):
     edge = event(ts=KAFKA_EPOCH + 300, nbytes=10**12, app="A" * 64)
     assert reasons(spark, [edge, event(nbytes=0)]) == [None, None]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        " \r\n" + json.dumps(event(), indent=2) + "\n\t",  # whitespace around and inside
+        json.dumps(event(app="😀" * 64)),  # the length is in characters
+        json.dumps(event(app="\U0001f600")),  # an escaped surrogate pair: one character
+        json.dumps(event())[:-1] + ', "x": ' + "[" * 998 + "]" * 998 + "}",  # deep, not too deep
+        json.dumps(event())[:-1] + ', "x": {"a": [1, "]"], "b": {"c": 1}}}',  # ']' and ':' inside
+        json.dumps(event(app="a\\ud800")),  # an escaped backslash, then plain text
+        json.dumps(event(nbytes=0)).replace('"bytes": 0', '"bytes": -0'),
+    ],
+)
+def test_valid_events_in_unusual_spellings(spark, payload):
+    assert reasons(spark, [payload]) == [None]
 
 
 def test_quarantine_keeps_any_bytes_and_their_length(spark):
