@@ -273,7 +273,7 @@ def load(role: str | None = None) -> Settings:
         pg_managed=_env("LAMBDA_PG_MANAGED", "0" if pg_host_env else "1") == "1",
         pg_role=role,
         airflow_db_user=_env("LAMBDA_AIRFLOW_DB_USER", "airflow"),
-        pg_owner_password=os.environ.get("LAMBDA_PG_PASSWORD", "") if role == "owner" else "",
+        pg_owner_password=os.environ.get("LAMBDA_PG_PASSWORD", ""),
         pg_password_file=Path(password_file).resolve() if password_file else None,
         # local[N,F]: a task that fails (a Kafka fetch during a broker restart) is tried F times.
         spark_master=_env("LAMBDA_SPARK_MASTER", "local[2,3]"),
