@@ -53,7 +53,9 @@ def environment(pid: int) -> str:
     """The environment a process started with ('' if gone or unreadable). Processes that set
     their title (Airflow's) overwrite this area, so for them it says nothing."""
     try:
-        return Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b"\n").decode(errors="replace")
+        return (
+            Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b"\n").decode(errors="replace")
+        )
     except OSError:
         return ""
 

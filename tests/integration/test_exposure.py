@@ -17,9 +17,7 @@ def log_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()]
 
 
-def test_speed_layer_and_services_listen_on_loopback_and_leak_no_secret(
-    pg, settings, speed_layer
-):
+def test_speed_layer_and_services_listen_on_loopback_and_leak_no_secret(pg, settings, speed_layer):
     speed_layer.start()
     secret_values = secrets(settings)
     processes = project_processes(settings)
