@@ -31,9 +31,9 @@ class Listener:
 
 def secrets(settings: config.Settings) -> dict[str, str]:
     """Every secret of the state folder, by file name (the role passwords, Airflow's admin's)."""
-    folder = settings.home / "secrets"
+    folder = settings.secrets_dir
     found = {p.name: p.read_text().strip() for p in folder.glob("pg_password_*")}
-    admin = folder / "airflow_admin_password"
+    admin = settings.home / "secrets" / "airflow_admin_password"
     if admin.exists():
         found[admin.name] = admin.read_text().strip()
     assert len(found) >= len(config.PG_ROLES), f"no role passwords in {folder}"

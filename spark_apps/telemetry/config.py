@@ -89,9 +89,10 @@ class Settings:
     pg_role: str = "owner"  # the role this process connects as (PG_ROLES)
     airflow_db_user: str = "airflow"  # the metadata role: owns Airflow's database only
     # Where passwords come from: LAMBDA_PG_PASSWORD (owner only), LAMBDA_PG_PASSWORD_FILE (this
-    # process's role), else $LAMBDA_HOME/secrets/pg_password_<role>, read when first needed.
+    # process's role), else <secrets_dir>/pg_password_<role>, read when first needed.
     pg_owner_password: str = field(default="", repr=False)
     pg_password_file: Path | None = None
+    secrets_dir: Path = Path()  # LAMBDA_SECRETS_DIR: $LAMBDA_HOME/secrets, /run/secrets in Docker
     # Spark
     spark_master: str = "local[2,3]"
     window: str = "5 minutes"
@@ -128,7 +129,7 @@ class Settings:
         role = role or self.pg_role
         if role == self.pg_role and self.pg_password_file is not None:
             return self.pg_password_file
-        return self.home / "secrets" / f"pg_password_{role}"
+        return self.secrets_dir / f"pg_password_{role}"
 
     def password_of(self, role: str | None = None) -> str:
         """A role's password, read from its file (never from the command line or a template)."""
@@ -275,6 +276,7 @@ def load(role: str | None = None) -> Settings:
         airflow_db_user=_env("LAMBDA_AIRFLOW_DB_USER", "airflow"),
         pg_owner_password=os.environ.get("LAMBDA_PG_PASSWORD", ""),
         pg_password_file=Path(password_file).resolve() if password_file else None,
+        secrets_dir=Path(_env("LAMBDA_SECRETS_DIR", str(home / "secrets"))),
         # local[N,F]: a task that fails (a Kafka fetch during a broker restart) is tried F times.
         spark_master=_env("LAMBDA_SPARK_MASTER", "local[2,3]"),
         window=_env("LAMBDA_WINDOW", "5 minutes"),

@@ -30,9 +30,8 @@ IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 def ensure_password_files(settings: config.Settings) -> None:
     """Generate each role's password once (mode 600), unless the environment gives the owner's."""
-    folder = settings.home / "secrets"
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
+    folder = settings.secrets_dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     legacy = folder / "pg_password"  # the owner's, from when one role did everything
     if legacy.exists() and not (folder / "pg_password_owner").exists():
         legacy.rename(folder / "pg_password_owner")
@@ -46,7 +45,7 @@ def ensure_password_files(settings: config.Settings) -> None:
 
 def write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read: created mode 600, then renamed over the old one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:

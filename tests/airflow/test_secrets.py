@@ -40,9 +40,9 @@ def test_environment_names_where_secrets_are_not_what_they_are(settings):
 
 
 def test_secret_files_are_private_and_the_sql_tasks_use_their_own_role(settings):
-    folder = settings.home / "secrets"
-    assert mode(folder) == 0o700
-    files = [*folder.glob("pg_password_*"), settings.airflow_connections_file]
+    folders = {settings.secrets_dir, settings.airflow_connections_file.parent}
+    assert {mode(folder) for folder in folders} == {0o700}
+    files = [*settings.secrets_dir.glob("pg_password_*"), settings.airflow_connections_file]
     assert len(files) == len(config.PG_ROLES) + 1
     assert {path.name: mode(path) for path in files} == {path.name: 0o600 for path in files}
 
