@@ -18,12 +18,6 @@ SQL_DIR = str(REPO / "sql")
 SPARK_APPS = REPO / "spark_apps"
 PG_CONN_ID = "telemetry_db"  # the secrets backend's file (config.airflow_connections)
 SPARK_CONN_ID = "spark_default"  # AIRFLOW_CONN_SPARK_DEFAULT
-# The run's data interval as SQL bind parameters (%(interval_start)s): bound by the driver,
-# never pasted into the SQL text.
-INTERVAL = {
-    "interval_start": "{{ data_interval_start.isoformat() }}",
-    "interval_end": "{{ data_interval_end.isoformat() }}",
-}
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
@@ -65,6 +59,14 @@ def spark_job(task_id: str, app: str, args: list[str]) -> SparkSubmitOperator:
         conf=submit_args.confs(_settings),
         name=f"lambda-{task_id}",
     )
+
+
+# The run's data interval as SQL bind parameters (%(interval_start)s): bound by the driver,
+# never pasted into the SQL text.
+INTERVAL = {
+    "interval_start": "{{ data_interval_start.isoformat() }}",
+    "interval_end": "{{ data_interval_end.isoformat() }}",
+}
 
 
 def run_sql(task_id: str, sql_file: str) -> SQLExecuteQueryOperator:
