@@ -40,10 +40,11 @@ stop_pid() {
   rm -f "$f"
 }
 
-# start_bg NAME LOGFILE CMD...: run CMD in its own process group, record its pid. Services read
-# their own role's password from its file: an owner password given in the environment stays out.
+# start_bg NAME LOGFILE CMD...: run CMD in its own process group, record its pid.
 start_bg() {
   local name="$1" logfile="$2"; shift 2
+  # Services read their own role's password from its file: an owner password given in the
+  # environment (LAMBDA_PG_PASSWORD) stays out of theirs.
   setsid env -u LAMBDA_PG_PASSWORD "$@" >>"$logfile" 2>&1 < /dev/null &
   echo $! > "$RUN_DIR/$name.pid"
 }

@@ -147,9 +147,11 @@ status() {
   fi
 }
 
+# roles-sql: what an administrator of someone else's server runs to create the roles (README).
+[ "${1:-}" = roles-sql ] && { roles_sql; exit; }
+
 case "${1:-}" in
   start) start ;; stop) stop ;; status) status ;; schema) schema ;; destroy) destroy ;;
   psql) shift; app_psql -d "$LAMBDA_PG_DB" "$@" ;;
-  roles-sql) roles_sql ;;  # for an administrator of someone else's server (README)
   *) die "usage: postgres.sh start|stop|status|schema|destroy|psql" ;;
 esac
