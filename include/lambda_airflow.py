@@ -16,7 +16,7 @@ from telemetry import config, submit_args
 REPO = config.REPO_ROOT
 SQL_DIR = str(REPO / "sql")
 SPARK_APPS = REPO / "spark_apps"
-PG_CONN_ID = "telemetry_db"  # AIRFLOW_CONN_TELEMETRY_DB
+PG_CONN_ID = "telemetry_db"  # the secrets backend's file (config.airflow_connections)
 SPARK_CONN_ID = "spark_default"  # AIRFLOW_CONN_SPARK_DEFAULT
 
 _settings = config.load()
@@ -35,9 +35,10 @@ def wait_for_interval(task_id: str) -> SqlSensor:
         task_id=task_id,
         conn_id=PG_CONN_ID,
         sql="batch/interval_complete.sql",
-        params={
-            "grace_seconds": _settings.hour_grace_seconds,
-            "max_wait_seconds": _settings.hour_max_wait_seconds,
+        parameters={
+            **INTERVAL,
+            "grace_seconds": int(_settings.hour_grace_seconds),
+            "max_wait_seconds": int(_settings.hour_max_wait_seconds),
         },
         mode="reschedule",
         poke_interval=60,
@@ -60,5 +61,21 @@ def spark_job(task_id: str, app: str, args: list[str]) -> SparkSubmitOperator:
     )
 
 
+# The run's data interval as SQL bind parameters (%(interval_start)s): bound by the driver,
+# never pasted into the SQL text.
+INTERVAL = {
+    "interval_start": "{{ data_interval_start.isoformat() }}",
+    "interval_end": "{{ data_interval_end.isoformat() }}",
+}
+
+
 def run_sql(task_id: str, sql_file: str) -> SQLExecuteQueryOperator:
-    return SQLExecuteQueryOperator(task_id=task_id, conn_id=PG_CONN_ID, sql=sql_file)
+    """A sql/ file over the run's data interval (bind parameters, see INTERVAL). Its statements
+    run one by one (a server-side bound statement holds one command), in one transaction."""
+    return SQLExecuteQueryOperator(
+        task_id=task_id,
+        conn_id=PG_CONN_ID,
+        sql=sql_file,
+        parameters=INTERVAL,
+        split_statements=True,
+    )

@@ -165,7 +165,7 @@ def start(spark: SparkSession, settings: config.Settings) -> list:
 
 def main() -> int:
     try:
-        settings = config.load()
+        settings = config.load(role="speed")  # whoever starts it: the speed role's rights only
         preflight.check_postgres(settings, ("bytes", "quarantine", "speed_layer_progress"))
         preflight.check_kafka(settings)
     except (config.ConfigError, preflight.PreflightError) as exc:

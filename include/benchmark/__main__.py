@@ -239,7 +239,7 @@ def batch_hourly(
     wall = time.perf_counter() - t0
     done = re.search(r"done in ([\d.]+) s", proc.stdout)
     ready = re.search(r"Spark session ready in ([\d.]+) s", proc.stdout)
-    with postgres.connect(settings) as conn:
+    with postgres.connect(settings.as_role("reader")) as conn:
         counted = conn.execute(
             "SELECT coalesce(sum(events), 0) FROM batch_hourly_stats "
             "WHERE timestamp >= %s AND timestamp < %s",

@@ -74,7 +74,8 @@ def run_stage(spark, settings: config.Settings, name: str, stage: Stage) -> dict
 
 
 def main() -> int:
-    settings = config.load()  # the benchmark sets LAMBDA_KAFKA_TOPIC to its backlog's topic
+    # The benchmark sets LAMBDA_KAFKA_TOPIC to its backlog's topic; the sinks are the speed layer's.
+    settings = config.load(role="speed")
     spark = get_session("telemetry-benchmark-stages")
     results = {}
     try:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Airflow 3 on this machine: start|stop|status. Metadata in the project's PostgreSQL (database
-# LAMBDA_AIRFLOW_DB), LocalExecutor, api-server (UI) + scheduler + dag-processor, connections
-# from AIRFLOW_CONN_* (config.py). Needs PostgreSQL up (services.sh starts it first).
+# LAMBDA_AIRFLOW_DB, its own role), LocalExecutor, api-server (UI) + scheduler + dag-processor,
+# the SQL tasks' connection from the secrets backend's file (config.py, common.sh airflow_env).
+# Needs PostgreSQL up (services.sh starts it first).
 source "$(dirname "$0")/common.sh"
 airflow_env
 AIRFLOW="$VENV_AIRFLOW/bin/airflow"
@@ -20,6 +21,9 @@ start() {
     log "starting airflow $part"
     args=("$part")
     [ "$part" = api-server ] && args+=(--host 127.0.0.1 --port "$LAMBDA_AIRFLOW_PORT")
+    # No log server: Airflow 3.3's listens on every interface (no host setting), and on one
+    # machine the api-server reads the task logs from the shared log folder.
+    [ "$part" = scheduler ] && args+=(--skip-serve-logs)
     # Supervised: the scheduler and the dag-processor exit when they lose the metadata
     # database (a PostgreSQL crash); they come back by themselves once it is up again.
     logfile="$LOG_DIR/airflow-$part.log"

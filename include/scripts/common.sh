@@ -65,7 +65,9 @@ supervised_status() {
 # start_bg NAME LOGFILE CMD...: run CMD in its own process group, record its pid.
 start_bg() {
   local name="$1" logfile="$2"; shift 2
-  setsid "$@" >>"$logfile" 2>&1 < /dev/null &
+  # Services read their own role's password from its file: an owner password given in the
+  # environment (LAMBDA_PG_PASSWORD) stays out of theirs.
+  setsid env -u LAMBDA_PG_PASSWORD "$@" >>"$logfile" 2>&1 < /dev/null &
   echo $! > "$RUN_DIR/$name.pid"
 }
 
@@ -83,7 +85,8 @@ port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # airflow_env: what Airflow processes (and the Airflow-side tests) need on top of the settings:
 # the Spark side's spark-submit first on PATH (SparkSubmitOperator looks it up there), its
-# SPARK_HOME and Python, and an admin password generated once per state folder.
+# SPARK_HOME and Python, an admin password generated once per state folder, and the SQL tasks'
+# connection in the secrets backend's mode-600 file (not in the environment).
 airflow_env() {
   export PATH="$VENV_SPARK/bin:$PATH"
   eval "$("$VENV_SPARK/bin/python" -m telemetry.submit_args spark-env)"  # SPARK_HOME, PYSPARK_PYTHON
@@ -93,4 +96,5 @@ airflow_env() {
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
   printf '{"admin": "%s"}\n' "$(cat "$pw_file")" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
   chmod 600 "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+  "$PYTHON_BOOT" -m telemetry.pg_roles airflow-connections || die "Airflow's connections file"
 }

@@ -3,7 +3,8 @@
 # until Ctrl-C, then stop what it started.
 source "$(dirname "$0")/common.sh"
 S="$REPO/include/scripts"
-PSQL="bash include/scripts/postgres.sh psql"
+PSQL="env LAMBDA_PG_ROLE=reader bash include/scripts/postgres.sh psql"  # read-only role
+reader_psql() { LAMBDA_PG_ROLE=reader bash "$S/postgres.sh" psql "$@"; }
 
 cleanup() {
   log "stopping the demo"
@@ -26,7 +27,7 @@ log "replaying the last $HISTORY_HOURS hours of history so the batch DAGs have d
 # after that: caught up is seen as no new micro-batch for a while, which live traffic prevents.
 log "waiting for the speed layer to land the history"
 for _ in $(seq 1 180); do
-  idle="$(bash "$S/postgres.sh" psql -tA -c "SELECT updated_at > '$sent_at' AND now() - updated_at > interval '12 seconds' FROM speed_layer_progress WHERE query_name = 'raw_and_quarantine'" 2>/dev/null || true)"
+  idle="$(reader_psql -tA -c "SELECT updated_at > '$sent_at' AND now() - updated_at > interval '12 seconds' FROM speed_layer_progress WHERE query_name = 'raw_and_quarantine'" 2>/dev/null || true)"
   [ "$idle" = t ] && break
   sleep 1
 done
@@ -42,11 +43,11 @@ log "backfilling lambda_hourly from $first to $last"
 
 log "waiting for the first rows in bytes (the speed layer's 5-minute windows)"
 for _ in $(seq 1 120); do
-  n="$(bash "$S/postgres.sh" psql -tA -c 'SELECT count(*) FROM bytes' 2>/dev/null || echo 0)"
+  n="$(reader_psql -tA -c 'SELECT count(*) FROM bytes' 2>/dev/null || echo 0)"
   [ "${n:-0}" -gt 0 ] && break
   sleep 1
 done
-bash "$S/postgres.sh" psql -c \
+reader_psql -c \
   "SELECT timestamp, type, id, value FROM bytes ORDER BY timestamp DESC, type, value DESC LIMIT 10"
 
 cat <<INFO
@@ -55,7 +56,7 @@ cat <<INFO
     tables      bytes (speed), bytes_hourly, bytes_daily, user_quota_limit, serving_bytes_hourly,
                 reconciliation, quarantine, speed_layer_progress
     psql        $PSQL -c 'SELECT * FROM bytes ORDER BY timestamp DESC LIMIT 20'
-    or          PGPASSWORD=\$(cat $LAMBDA_HOME/secrets/pg_password) psql -h $LAMBDA_PG_HOST -p $LAMBDA_PG_PORT -U $LAMBDA_PG_USER $LAMBDA_PG_DB
+    or          PGPASSWORD=\$(cat $LAMBDA_HOME/secrets/pg_password_reader) psql -h $LAMBDA_PG_HOST -p $LAMBDA_PG_PORT -U ${LAMBDA_PG_USER}_reader $LAMBDA_PG_DB
     logs        $LOG_DIR/{speed_layer,simulator,kafka,postgres}.log
     raw events  $LAMBDA_RAW_DIR (Parquet, year=/month=/day=/hour=)
 INFO
@@ -68,5 +69,5 @@ echo "  Ctrl-C stops everything this command started."
 while true; do
   sleep 30
   pid_alive speed_layer || die "the speed layer stopped: see $LOG_DIR/speed_layer.log"
-  log "$(bash "$S/postgres.sh" psql -tA -c "SELECT 'speed: latest window ' || max(timestamp) || '; batch: ' || (SELECT count(*) FROM serving_hours) || ' hours published' FROM bytes")"
+  log "$(reader_psql -tA -c "SELECT 'speed: latest window ' || max(timestamp) || '; batch: ' || (SELECT count(*) FROM serving_hours) || ' hours published' FROM bytes")"
 done

@@ -50,7 +50,7 @@ def read_users(spark: SparkSession, settings: config.Settings) -> DataFrame:
         settings.jdbc_url,
         "user_metadata",
         properties={
-            "user": settings.pg_user,
+            "user": settings.pg_login(),
             "password": settings.pg_password,
             "driver": "org.postgresql.Driver",
         },
@@ -81,7 +81,7 @@ def run(name: str, parser: argparse.ArgumentParser, job) -> int:
     """Parse arguments, check PostgreSQL, run job(spark, settings, args); errors -> exit 2."""
     args = parser.parse_args()
     try:
-        settings = config.load()
+        settings = config.load(role="batch")  # SparkSubmitOperator or by hand: the batch role
         preflight.check_postgres(settings, ("bytes_hourly", "user_metadata"))
     except (config.ConfigError, preflight.PreflightError) as exc:
         print(f"{name}: error: {exc}", file=sys.stderr, flush=True)

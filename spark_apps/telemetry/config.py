@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shlex
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -60,17 +59,14 @@ def _duration_seconds(name: str, default: str) -> int:
         ) from None
 
 
-def _password(home: Path) -> str:
-    """The local PostgreSQL password: from the environment, else generated once per checkout."""
-    explicit = os.environ.get("LAMBDA_PG_PASSWORD", "")
-    if explicit:
-        return explicit
-    secret_file = home / "secrets" / "pg_password"
-    if not secret_file.exists():
-        secret_file.parent.mkdir(parents=True, exist_ok=True)
-        secret_file.write_text(secrets.token_urlsafe(18))
-        secret_file.chmod(0o600)
-    return secret_file.read_text().strip()
+def _conninfo_quote(value: str) -> str:
+    """A libpq connection-string value, quoted (a given password may hold spaces or quotes)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# The PostgreSQL roles (README "Database roles and secrets"). A process connects as one of them:
+# the Spark apps name theirs (speed, batch), others take LAMBDA_PG_ROLE (default owner).
+PG_ROLES = ("owner", "speed", "batch", "airflow", "reader", "metadata")
 
 
 @dataclass(frozen=True)
@@ -88,9 +84,15 @@ class Settings:
     pg_host: str
     pg_port: int
     pg_db: str
-    pg_user: str
-    pg_password: str = field(repr=False)
+    pg_user: str  # the owner role: owns the schema; set-up, tests and operators, no service
     pg_managed: bool = True
+    pg_role: str = "owner"  # the role this process connects as (PG_ROLES)
+    airflow_db_user: str = "airflow"  # the metadata role: owns Airflow's database only
+    # Where passwords come from: LAMBDA_PG_PASSWORD (owner only), LAMBDA_PG_PASSWORD_FILE (this
+    # process's role), else <secrets_dir>/pg_password_<role>, read when first needed.
+    pg_owner_password: str = field(default="", repr=False)
+    pg_password_file: Path | None = None
+    secrets_dir: Path = Path()  # LAMBDA_SECRETS_DIR: $LAMBDA_HOME/secrets, /run/secrets in Docker
     # Spark
     spark_master: str = "local[2,3]"
     window: str = "5 minutes"
@@ -117,12 +119,50 @@ class Settings:
     airflow_port: int = 18080
     airflow_db: str = "airflow"
 
+    def pg_login(self, role: str | None = None) -> str:
+        """The PostgreSQL user name of a role (of this process's role by default)."""
+        role = role or self.pg_role
+        if role == "owner":
+            return self.pg_user
+        return self.airflow_db_user if role == "metadata" else f"{self.pg_user}_{role}"
+
+    def password_path(self, role: str | None = None) -> Path:
+        role = role or self.pg_role
+        if role == self.pg_role and self.pg_password_file is not None:
+            return self.pg_password_file
+        return self.secrets_dir / f"pg_password_{role}"
+
+    def password_of(self, role: str | None = None) -> str:
+        """A role's password, read from its file (never from the command line or a template)."""
+        role = role or self.pg_role
+        if role == "owner" and self.pg_owner_password and self.pg_password_file is None:
+            return self.pg_owner_password
+        path = self.password_path(role)
+        try:
+            return path.read_text().strip()
+        except OSError:
+            raise ConfigError(
+                f"no password for PostgreSQL role {self.pg_login(role)!r} in {path} "
+                "(include/scripts/postgres.sh start creates the roles and their password files)"
+            ) from None
+
+    @property
+    def pg_password(self) -> str:
+        return self.password_of(self.pg_role)
+
+    def as_role(self, role: str) -> Settings:
+        """The same settings, connecting as another role (with that role's own password file)."""
+        if role not in PG_ROLES:
+            raise ConfigError(f"unknown PostgreSQL role {role!r}: one of {', '.join(PG_ROLES)}")
+        return replace(self, pg_role=role, pg_password_file=None)
+
     @property
     def pg_dsn(self) -> str:
-        """libpq connection string for psycopg."""
+        """libpq connection string for psycopg (the metadata role's is Airflow's database)."""
+        db = self.airflow_db if self.pg_role == "metadata" else self.pg_db
         return (
-            f"host={self.pg_host} port={self.pg_port} dbname={self.pg_db} "
-            f"user={self.pg_user} password={self.pg_password} connect_timeout=5"
+            f"host={self.pg_host} port={self.pg_port} dbname={db} "
+            f"user={self.pg_login()} password={_conninfo_quote(self.pg_password)} connect_timeout=5"
         )
 
     @property
@@ -137,20 +177,36 @@ class Settings:
     def spark_venv(self) -> Path:
         return self.tools_dir / "venv" / "spark"
 
-    def sqlalchemy_url(self, db: str) -> str:
-        pw = quote(self.pg_password, safe="")
-        return f"postgresql+psycopg2://{self.pg_user}:{pw}@{self.pg_host}:{self.pg_port}/{db}"
+    def metadata_url(self) -> str:
+        """Airflow's metadata database, as its own role (printed by `config.py metadata-url`)."""
+        meta = self.as_role("metadata")
+        pw = quote(meta.pg_password, safe="")
+        user = meta.pg_login()
+        return f"postgresql+psycopg2://{user}:{pw}@{self.pg_host}:{self.pg_port}/{self.airflow_db}"
+
+    def airflow_connections(self) -> dict[str, dict]:
+        """Airflow's secret connections (written to a mode-600 file, never the environment):
+        the SQL tasks connect as the airflow role."""
+        tasks = self.as_role("airflow")
+        return {
+            "telemetry_db": {
+                "conn_type": "postgres",
+                "host": self.pg_host,
+                "port": self.pg_port,
+                "schema": self.pg_db,
+                "login": tasks.pg_login(),
+                "password": tasks.pg_password,
+            }
+        }
+
+    @property
+    def airflow_connections_file(self) -> Path:
+        return self.home / "secrets" / "airflow_connections.json"
 
     def airflow_env(self) -> dict[str, str]:
-        """Environment for every Airflow process: metadata DB, connections, folders."""
-        pg_conn = {
-            "conn_type": "postgres",
-            "host": self.pg_host,
-            "port": self.pg_port,
-            "schema": self.pg_db,
-            "login": self.pg_user,
-            "password": self.pg_password,
-        }
+        """Environment for every Airflow process: metadata DB, connections, folders. No secret:
+        the metadata URL comes from a command, the SQL tasks' connection from a file."""
+        metadata_cmd = shlex.join([sys.executable, str(Path(__file__).resolve()), "metadata-url"])
         spark_conn = {
             "conn_type": "spark",
             "host": self.spark_master,
@@ -167,7 +223,11 @@ class Settings:
             ),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sqlalchemy_url(self.airflow_db),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD": metadata_cmd,
+            "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
+            "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(
+                {"connections_file_path": str(self.airflow_connections_file)}
+            ),
             "AIRFLOW__API__PORT": str(self.airflow_port),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.airflow_port}",
@@ -175,16 +235,17 @@ class Settings:
                 airflow_home / "simple_auth_manager_passwords.json"
             ),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs" / "airflow"),
-            "AIRFLOW_CONN_TELEMETRY_DB": json.dumps(pg_conn),
             "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(spark_conn),
         }
 
 
-def load() -> Settings:
+def load(role: str | None = None) -> Settings:
     """Read the environment once; raise ConfigError naming the bad variable.
 
     Kafka and PostgreSQL are "managed" (started by the project's scripts) unless their address
     is given; LAMBDA_*_MANAGED, which the scripts export, keeps that decision for child processes.
+    ``role`` is the PostgreSQL role of an app that always runs as one (the speed layer, the batch
+    jobs); other processes take LAMBDA_PG_ROLE, owner by default.
     """
     home = Path(_env("LAMBDA_HOME", str(REPO_ROOT / ".local"))).resolve()
     kafka_port = _env_int("LAMBDA_KAFKA_PORT", 19092, 1)
@@ -192,6 +253,10 @@ def load() -> Settings:
     pg_host_env = os.environ.get("LAMBDA_PG_HOST", "").strip()
     bootstrap_env = os.environ.get("LAMBDA_KAFKA_BOOTSTRAP", "").strip()
     starting = _env("LAMBDA_STARTING_OFFSETS", "earliest")
+    role = role or _env("LAMBDA_PG_ROLE", "owner")
+    if role not in PG_ROLES:
+        raise ConfigError(f"LAMBDA_PG_ROLE={role!r} must be one of {', '.join(PG_ROLES)}")
+    password_file = os.environ.get("LAMBDA_PG_PASSWORD_FILE", "").strip()
     if starting not in ("earliest", "latest"):
         raise ConfigError(f"LAMBDA_STARTING_OFFSETS={starting!r} must be earliest or latest")
     settings = Settings(
@@ -207,8 +272,12 @@ def load() -> Settings:
         pg_port=pg_port,
         pg_db=_env("LAMBDA_PG_DB", "telemetry"),
         pg_user=_env("LAMBDA_PG_USER", "telemetry"),
-        pg_password=_password(home),
         pg_managed=_env("LAMBDA_PG_MANAGED", "0" if pg_host_env else "1") == "1",
+        pg_role=role,
+        airflow_db_user=_env("LAMBDA_AIRFLOW_DB_USER", "airflow"),
+        pg_owner_password=os.environ.get("LAMBDA_PG_PASSWORD", ""),
+        pg_password_file=Path(password_file).resolve() if password_file else None,
+        secrets_dir=Path(_env("LAMBDA_SECRETS_DIR", str(home / "secrets"))),
         # local[N,F]: a task that fails (a Kafka fetch during a broker restart) is tried F times.
         spark_master=_env("LAMBDA_SPARK_MASTER", "local[2,3]"),
         window=_env("LAMBDA_WINDOW", "5 minutes"),
@@ -250,8 +319,8 @@ def shell_exports(settings: Settings) -> str:
         "LAMBDA_PG_PORT": settings.pg_port,
         "LAMBDA_PG_DB": settings.pg_db,
         "LAMBDA_PG_USER": settings.pg_user,
-        "LAMBDA_PG_PASSWORD": settings.pg_password,
         "LAMBDA_PG_MANAGED": int(settings.pg_managed),
+        "LAMBDA_AIRFLOW_DB_USER": settings.airflow_db_user,
         "LAMBDA_SPARK_MASTER": settings.spark_master,
         "LAMBDA_AIRFLOW_PORT": settings.airflow_port,
         "LAMBDA_AIRFLOW_DB": settings.airflow_db,
@@ -265,7 +334,7 @@ def shell_exports(settings: Settings) -> str:
 def public_dict(settings: Settings) -> dict[str, object]:
     """Settings without the password, for logs."""
     data = asdict(settings)
-    data.pop("pg_password")
+    data.pop("pg_owner_password")
     return {k: str(v) for k, v in data.items()}
 
 
@@ -275,7 +344,13 @@ if __name__ == "__main__":
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
-    if sys.argv[1:] == ["shell"]:
-        print(shell_exports(cfg))
-    else:
-        print(json.dumps(public_dict(cfg), indent=2))
+    try:
+        if sys.argv[1:] == ["shell"]:
+            print(shell_exports(cfg))
+        elif sys.argv[1:] == ["metadata-url"]:  # AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD
+            sys.stdout.write(cfg.metadata_url())
+        else:
+            print(json.dumps(public_dict(cfg), indent=2))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -25,7 +25,7 @@ def check_postgres(settings: Settings, tables: tuple[str, ...] = ("bytes",)) -> 
     except psycopg.OperationalError as exc:
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
         if "password authentication failed" in str(exc):
-            detail = f"password authentication failed for user {settings.pg_user!r}"
+            detail = f"password authentication failed for user {settings.pg_login()!r}"
         raise PreflightError(f"{where} is not usable: {detail}") from None
 
 

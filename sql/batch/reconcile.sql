@@ -1,10 +1,11 @@
 -- Reconcile the data interval's hours: per hour and type, the speed layer's total against the
 -- batch layer's exact total, with the late and quarantined counts; then publish the hours the
 -- batch computed, so serving_bytes_hourly serves them from the batch layer. One transaction,
--- idempotent: re-running it rewrites the same rows.
+-- idempotent: re-running it rewrites the same rows. Bind parameters (include/lambda_airflow.py):
+-- interval_start, interval_end (ISO 8601 with offset).
 WITH bounds AS (
-    SELECT TIMESTAMP '{{ data_interval_start.strftime("%Y-%m-%d %H:%M:%S") }}' AS start_ts,
-           TIMESTAMP '{{ data_interval_end.strftime("%Y-%m-%d %H:%M:%S") }}' AS end_ts
+    SELECT CAST(%(interval_start)s AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS start_ts,
+           CAST(%(interval_end)s AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS end_ts
 ),
 types AS (
     SELECT unnest(ARRAY['antenna_bytes_total', 'user_bytes_total', 'app_bytes_total']) AS type
@@ -51,6 +52,6 @@ ON CONFLICT (timestamp, type) DO UPDATE SET
 INSERT INTO serving_hours (timestamp)
 SELECT st.timestamp
 FROM batch_hourly_stats st
-WHERE st.timestamp >= TIMESTAMP '{{ data_interval_start.strftime("%Y-%m-%d %H:%M:%S") }}'
-  AND st.timestamp < TIMESTAMP '{{ data_interval_end.strftime("%Y-%m-%d %H:%M:%S") }}'
+WHERE st.timestamp >= CAST(%(interval_start)s AS TIMESTAMPTZ) AT TIME ZONE 'UTC'
+  AND st.timestamp < CAST(%(interval_end)s AS TIMESTAMPTZ) AT TIME ZONE 'UTC'
 ON CONFLICT (timestamp) DO UPDATE SET published_at = now();

@@ -25,9 +25,8 @@ def pg(settings) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture(scope="session")
 def airflow_db(settings) -> Iterator[psycopg.Connection]:
-    """Airflow's metadata database (dag runs), on the same server."""
-    dsn = settings.pg_dsn.replace(f"dbname={settings.pg_db}", f"dbname={settings.airflow_db}")
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    """Airflow's metadata database (dag runs), on the same server, as its own role."""
+    with psycopg.connect(settings.as_role("metadata").pg_dsn, autocommit=True) as conn:
         yield conn
 
 

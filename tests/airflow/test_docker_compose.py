@@ -33,6 +33,20 @@ EXPECTED_SERVICES = {
 # Airflow's own folders, mounted by the compose file for the DAGs and plugins.
 AIRFLOW_FOLDERS = {"dags", "plugins"}
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET", re.IGNORECASE)
+# Settings that say where a secret is (a file, a folder, a command, a secrets backend), not what.
+SECRET_LOCATION = re.compile(r"(_FILE|_DIR|_CMD)$|^AIRFLOW__SECRETS__BACKEND")
+# The PostgreSQL passwords each service's code uses (README "Database roles and secrets").
+ROLE_SECRETS = {
+    "speed-layer": {"pg_password_speed"},
+    "simulator": set(),
+    "kafka": set(),
+    "kafka-init": set(),
+    **{
+        name: {"pg_password_metadata", "pg_password_airflow", "pg_password_batch"}
+        for name in EXPECTED_SERVICES
+        if name.startswith("airflow-")
+    },
+}
 # A whole value that is one required interpolation: ${NAME} or ${NAME:?message}, no default.
 REQUIRED_VAR = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*)?\}$")
 PATH_TOKEN = re.compile(r"(?<![\w./$-])(?:\./)?[\w.-]+(?:/[\w.-]+)+")
@@ -224,7 +238,9 @@ def test_commands_name_existing_repo_files(services: dict) -> None:
 def test_no_hard_coded_secrets(services: dict) -> None:
     for name, service in services.items():
         for key, value in env_of(service).items():
-            if SECRET_KEY.search(key):
+            if SECRET_LOCATION.search(key):
+                assert "${" not in value, f"{name}: {key} names where a secret is, not its value"
+            elif SECRET_KEY.search(key):
                 assert REQUIRED_VAR.match(value), (
                     f"{name}: {key} must be a required ${{...}} interpolation, not a value"
                 )
@@ -284,18 +300,48 @@ def test_airflow_uses_the_project_mounts(services: dict) -> None:
         project = Path(targets["spark_apps"]).parent
         assert all(Path(targets[f]).parent == project for f in ("include", "sql", "dags"))
         assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
-        assert "/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        # As on the host: the metadata URL from config.py, the SQL tasks' connection from the
+        # file every Airflow container writes at start (telemetry.pg_roles), no URL in the env.
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"].endswith("config.py metadata-url")
+        assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env
+        assert "AIRFLOW_CONN_TELEMETRY_DB" not in env
+        assert env["AIRFLOW__SECRETS__BACKEND"].endswith("LocalFilesystemBackend")
+        kwargs = json.loads(env["AIRFLOW__SECRETS__BACKEND_KWARGS"])
+        assert kwargs["connections_file_path"].startswith(env["LAMBDA_HOME"] + "/secrets/")
+        assert "telemetry.pg_roles airflow-connections" in " ".join(command_words(service))
         spark = json.loads(env["AIRFLOW_CONN_SPARK_DEFAULT"])
         assert spark["conn_type"] == "spark" and spark["extra"] == {"deploy-mode": "client"}
-        assert json.loads(env["AIRFLOW_CONN_TELEMETRY_DB"])["conn_type"] == "postgres"
+
+
+def service_secrets(service: dict) -> set[str]:
+    return {s if isinstance(s, str) else s["source"] for s in service.get("secrets") or []}
+
+
+def test_each_service_gets_only_its_roles_passwords_as_files(services: dict, compose: dict):
+    declared = compose.get("secrets") or {}
+    assert declared and all(set(d) == {"environment"} for d in declared.values())
+    for name, expected in ROLE_SECRETS.items():
+        assert service_secrets(services[name]) == expected, name
+        env = env_of(services[name])
+        assert "LAMBDA_PG_PASSWORD" not in env, f"{name}: a password in the environment"
+        if expected:
+            assert env["LAMBDA_SECRETS_DIR"] == "/run/secrets", name
+    # The server creates every role: it gets every password, and its superuser's own.
+    assert service_secrets(services["postgres"]) == set(declared)
+    # Compose stops with a message when one of them is not set.
+    required = " ".join(compose["x-required-secrets"])
+    for secret in declared.values():
+        assert f"${{{secret['environment']}:?" in required
 
 
 def test_postgres_matches_the_app_settings(services: dict) -> None:
     pg = env_of(services["postgres"])
     app = env_of(services["speed-layer"])
-    assert pg["POSTGRES_USER"] == app["LAMBDA_PG_USER"]
-    assert pg["POSTGRES_DB"] == app["LAMBDA_PG_DB"]
-    assert pg["POSTGRES_PASSWORD"] == app["LAMBDA_PG_PASSWORD"]
+    for key in ("LAMBDA_PG_USER", "LAMBDA_PG_DB", "LAMBDA_AIRFLOW_DB", "LAMBDA_AIRFLOW_DB_USER"):
+        assert pg[key] == app[key], key
+    secret = pg["POSTGRES_PASSWORD_FILE"].removeprefix("/run/secrets/")
+    assert secret in service_secrets(services["postgres"])
+    assert (REPO / "sql" / "roles" / "cluster.sql").is_file()
     init_dir = REPO / "docker" / "postgres-init"
     scripts = sorted(p.name for p in init_dir.iterdir())
     assert scripts and all(re.match(r"\d+_", s) for s in scripts), scripts

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from simulator.events import Generator, GroundTruth, Plan
+from telemetry import config
 
 from .conftest import REPO, SUBMIT, wait_until
 from .test_speed_layer import bytes_table, expected_windows, hour_start, read_raw, send
@@ -65,7 +66,11 @@ def run_speed_layer(env_changes: dict[str, str], timeout: float = 120):
     ("env_changes", "message"),
     [
         ({"LAMBDA_KAFKA_BOOTSTRAP": "127.0.0.1:1"}, "Kafka at 127.0.0.1:1 is unreachable"),
-        ({"LAMBDA_PG_PASSWORD": "not-the-password"}, "password authentication failed"),
+        (
+            {"LAMBDA_PG_PASSWORD_FILE": str(REPO / "tests/support/wrong_pg_password")},
+            # The speed layer connects as the speed role, whoever starts it.
+            f"password authentication failed for user {config.load().pg_login('speed')!r}",
+        ),
         ({"LAMBDA_KAFKA_TOPIC": "no-such-topic"}, "topic 'no-such-topic' does not exist"),
         ({"LAMBDA_WATERMARK": "soon"}, "LAMBDA_WATERMARK='soon' is not a duration"),
     ],

@@ -1,0 +1,45 @@
+-- Least privilege (README "Database roles and secrets"): each role gets what its code does and
+-- nothing else. Applied by the owner after the tables; the role names come as psql variables
+-- (include/scripts/postgres.sh schema passes them). One transaction, everything revoked first:
+-- a running service never sees a missing privilege, and a grant removed here is removed from the
+-- server.
+\if :{?speed_role}
+\else
+\echo 'no role names given (psql -v speed_role=... etc.): privileges left as they are'
+\quit
+\endif
+
+BEGIN;
+
+-- The database: only the project's roles may connect; nobody but the owner creates anything.
+REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
+GRANT CONNECT ON DATABASE :"db" TO :"speed_role", :"batch_role", :"airflow_role", :"reader_role";
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA public
+    FROM PUBLIC, :"speed_role", :"batch_role", :"airflow_role", :"reader_role";
+
+-- Speed layer (spark_apps/telemetry/postgres.py): upserts windows and progress, inserts
+-- quarantined records. It stages rows in CREATE TEMP TABLE ... (LIKE t): TEMPORARY, and SELECT on
+-- the tables it copies the shape of; the progress upsert reads p.watermark.
+GRANT TEMPORARY ON DATABASE :"db" TO :"speed_role";
+GRANT SELECT, INSERT, UPDATE ON bytes TO :"speed_role";
+GRANT SELECT, INSERT ON quarantine TO :"speed_role";
+GRANT SELECT, INSERT, UPDATE ON speed_layer_progress TO :"speed_role";
+
+-- Batch jobs (telemetry.batch_job, telemetry.postgres.replace_hours / replace_days_from_hours):
+-- users over JDBC, then each interval replaced (DELETE ... WHERE timestamp, COPY / INSERT).
+GRANT SELECT ON user_metadata TO :"batch_role";
+GRANT SELECT, INSERT, DELETE ON bytes_hourly, user_quota_limit, batch_hourly_stats, bytes_daily
+    TO :"batch_role";
+
+-- Airflow's SQL tasks (sql/batch/*.sql): read both layers, write the reconciliation and publish
+-- hours. Of the quarantine only the time is read (counts per hour), never the payloads.
+GRANT SELECT ON speed_layer_progress, bytes, bytes_hourly, batch_hourly_stats TO :"airflow_role";
+GRANT SELECT (kafka_timestamp) ON quarantine TO :"airflow_role";
+GRANT SELECT, INSERT, UPDATE ON reconciliation, serving_hours TO :"airflow_role";
+
+-- People and dashboards: read everything, tables and views, including those created later.
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"reader_role";
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO :"reader_role";
+
+COMMIT;
