@@ -42,8 +42,9 @@ fetch_jars() {
   if [ -d "$dest" ] && stamp_ok "jars-$name" "$pom"; then return 0; fi
   log "fetching $name jars from Maven Central into $dest"
   rm -rf "$dest"; mkdir -p "$dest"
+  # Maven 3.8 prints colour resets even with -B -q: strip them (pipefail keeps mvn's status).
   mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
-    -DoutputDirectory="$dest" "$@"
+    -DoutputDirectory="$dest" "$@" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
   stamp_write "jars-$name" "$pom"
 }
 
