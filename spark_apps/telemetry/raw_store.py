@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -161,7 +160,10 @@ def compact_hour(
     landed = frame.count()
     unique = frame.dropDuplicates()
     rows = unique.count()
-    tmp = f"{root.rstrip('/')}/_staging/compact-{uuid.uuid4().hex}"
+    # One staging folder per hour, emptied first: what a compaction killed mid-way left there
+    # goes with the next compaction of the hour instead of staying forever.
+    tmp = f"{root.rstrip('/')}/_staging/compact-{hour:%Y%m%d%H}"
+    fs.delete(hpath(tmp), True)
     unique.coalesce(1).write.parquet(tmp)
     written = spark.read.parquet(tmp).count()
     if written != rows:

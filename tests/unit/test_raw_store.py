@@ -66,3 +66,28 @@ def test_compaction_keeps_every_row_and_drops_a_replay_that_came_after_it(spark,
     offsets = [r.kafka_offset for r in hour_rows(spark, tmp_path)]
     assert offsets == [0, 1, 2, 3, 4, 10_001]
     assert raw_store.compact_hour(spark, root, HOUR) == (0, 0, 0)  # one file: nothing to do
+
+
+def test_a_compaction_killed_mid_way_is_finished_by_the_next_one(spark, tmp_path):
+    """Killed between moving the compacted file in and removing the originals (the chaos run's
+    failpoint): the next compaction leaves one file, every row once and no staging folder."""
+    root = str(tmp_path)
+    raw_store.land_batch(batch(spark, range(0, 3)), root, 0)
+    raw_store.land_batch(batch(spark, range(3, 5)), root, 1)
+    originals = len(hour_files(tmp_path))
+
+    class KilledError(Exception):
+        pass
+
+    def kill() -> None:
+        raise KilledError
+
+    try:
+        raw_store.compact_hour(spark, root, HOUR, before_removing_originals=kill)
+    except KilledError:
+        pass
+    assert len(hour_files(tmp_path)) == originals + 1  # the compacted file and the originals
+    done = raw_store.compact_hour(spark, root, HOUR)
+    assert (done.files_replaced, done.rows, done.copies_dropped) == (originals + 1, 5, 5)
+    assert [r.kafka_offset for r in hour_rows(spark, tmp_path)] == [0, 1, 2, 3, 4]
+    assert list((tmp_path / "_staging").glob("*")) == []
