@@ -109,13 +109,14 @@ class AirflowApi:
 
     def __init__(self, settings) -> None:
         self.base = f"http://127.0.0.1:{settings.airflow_port}"
+        self.token: str | None = None  # set by the login below; every later call carries it
         password = (settings.home / "secrets" / "airflow_admin_password").read_text().strip()
         token = self._call("POST", "/auth/token", {"username": "admin", "password": password})
         self.token = token["access_token"]
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         headers = {"Content-Type": "application/json"}
-        if getattr(self, "token", None):
+        if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data, headers, method=method)
