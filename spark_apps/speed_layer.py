@@ -1,27 +1,26 @@
 """Speed layer: Kafka `devices` -> 5-minute window totals in PostgreSQL `bytes`, raw events to
 Parquet, rejected records to `quarantine`. Runs until SIGTERM/SIGINT.
 
-Two streaming queries over one parse definition:
-- ``window_totals``: valid events, watermark, duplicate drop, the three metrics at once (one
-  exploded aggregation, not one Kafka read per metric), update mode, upserted by key.
-- ``raw_and_quarantine``: each micro-batch lands valid events in the Parquet master dataset and
-  rejected ones in `quarantine`, both idempotent for a replayed batch id.
+One streaming query, one pass: each micro-batch reads and parses its Kafka records once and
+serves the windows, the Parquet landing and the quarantine from that (OnePassWriter).
 
 Usage: spark-submit ... spark_apps/speed_layer.py   (settings from the environment: config.py)
 """
 
 from __future__ import annotations
 
-import itertools
+import datetime as dt
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
-from telemetry import config, postgres, preflight, raw_store, transforms
+from telemetry import config, postgres, preflight, raw_store, speed_state, transforms
 from telemetry.schema import EVENT_FIELDS, WINDOW_TOTAL_COLUMNS, ValidationRules
 from telemetry.session import get_session
 
@@ -40,97 +39,184 @@ def read_kafka(spark: SparkSession, settings: config.Settings) -> DataFrame:
     return reader.load()
 
 
-def upsert_windows(settings: config.Settings) -> BatchWriter:
-    def write(batch: DataFrame, batch_id: int) -> None:
-        rows = batch.select(
-            transforms.utc_wallclock("timestamp"), *WINDOW_TOTAL_COLUMNS[1:]
-        ).collect()
-        if rows:
-            postgres.with_retry(
-                settings,
-                f"window_totals batch {batch_id}",
-                lambda: postgres.upsert_window_totals(settings, rows),
-            )
-
-    return write
+def _at_or_below(applied: dict[int, int]) -> Column:
+    """Records whose effect PostgreSQL already holds (a batch replayed after its commit)."""
+    condition = F.lit(False)
+    for partition, offset in applied.items():
+        condition = condition | (
+            (F.col("kafka_partition") == partition) & (F.col("kafka_offset") <= offset)
+        )
+    return condition
 
 
-def land_raw_and_quarantine(settings: config.Settings) -> BatchWriter:
-    def write(batch: DataFrame, batch_id: int) -> None:
-        batch.persist()
-        try:
-            valid = batch.transform(transforms.valid_events).transform(transforms.with_event_time)
-            raw_store.land_batch(valid, str(settings.raw_dir), batch_id)
-            rejected = batch.transform(transforms.rejected_events).withColumn(
-                "kafka_timestamp", transforms.utc_wallclock("kafka_timestamp")
-            )
-            quarantine(settings, rejected, batch_id)
-        finally:
-            batch.unpersist()
-
-    return write
+def _utc(epoch_seconds: int | None) -> dt.datetime | None:
+    if epoch_seconds is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).replace(tzinfo=None)
 
 
-def quarantine(settings: config.Settings, rejected: DataFrame, batch_id: int) -> None:
-    """Stream the rejected rows to PostgreSQL partition by partition (a batch full of bad
-    records is never collected whole on the driver); a retry streams them again."""
-    rows = rejected.toLocalIterator()
-    first = next(rows, None)
-    if first is None:
-        return
-    pending: Iterator | None = itertools.chain([first], rows)
+class OnePassWriter:
+    """The speed layer's ``foreachBatch``: each Kafka record read and parsed once, then
 
-    def attempt() -> int:
-        nonlocal pending
-        source, pending = pending or rejected.toLocalIterator(), None
-        return postgres.insert_quarantine(settings, source)
+    1. the valid events judged (speed_state: counted, late or duplicate) on the driver from
+       their content keys, collected as Arrow;
+    2. landed in Parquet with that verdict (raw_store; a replay replaces its own files);
+    3. the counted ones summed per 5-minute window, type and key, and added to ``bytes`` in
+       one PostgreSQL transaction with the quarantine, the applied offsets and the watermark.
 
-    postgres.with_retry(settings, f"quarantine batch {batch_id}", attempt)
+    The transaction is the commit point: a crash before it replays the batch with the same
+    verdicts (the state is rebuilt from PostgreSQL and the landed Parquet), a crash after it
+    skips the records already applied. No Spark state store: the state is small (the watermark
+    and the keys of the last minute's counted events).
+    """
 
-
-def window_totals(parsed: DataFrame, settings: config.Settings) -> DataFrame:
-    return (
-        parsed.transform(transforms.valid_events)
-        .select(*EVENT_FIELDS)
-        .transform(transforms.with_event_time)
-        .withWatermark("event_time", settings.watermark)
-        .dropDuplicatesWithinWatermark(list(EVENT_FIELDS))
-        .transform(transforms.metric_rows)
-        .transform(transforms.window_totals(settings.window))
-    )
-
-
-class ProgressToPostgres(StreamingQueryListener):
-    """Publishes each query's progress (watermark, rates) to `speed_layer_progress` and stdout."""
-
-    def __init__(self, settings: config.Settings) -> None:
+    def __init__(self, spark: SparkSession, settings: config.Settings) -> None:
         self.settings = settings
+        self.parse = transforms.parse_events(ValidationRules.from_settings(settings))
+        self.writer = postgres.SpeedWriter(settings)
+        self.state = self._rebuild(spark)
+
+    def _rebuild(self, spark: SparkSession) -> speed_state.SpeedState:
+        settings = self.settings
+        offsets, max_event_time = postgres.with_retry(
+            settings, "load speed state", lambda: self.writer.load(settings.kafka_topic)
+        )
+        state = speed_state.SpeedState(settings.watermark_seconds, applied=offsets)
+        if max_event_time is None:
+            return state
+        state.max_event_time = int(max_event_time.replace(tzinfo=dt.UTC).timestamp())
+        watermark = state.watermark
+        start = _utc(watermark - watermark % 3600)
+        end = _utc(state.max_event_time + 3600)
+        counted = (
+            raw_store.read_hours(spark, str(settings.raw_dir), start, end)
+            .where(
+                (F.col("speed_status") == speed_state.COUNTED)
+                & (F.col("timestamp") >= watermark)
+                & _at_or_below(offsets)
+            )
+            .transform(transforms.with_content_key)
+            .select("timestamp", "key_h1", "key_h2")
+            .toArrow()
+        )
+        timestamps = counted.column("timestamp").to_pylist()
+        keys = map(
+            speed_state.content_key,
+            counted.column("key_h1").to_pylist(),
+            counted.column("key_h2").to_pylist(),
+        )
+        state.remember(timestamps, keys)
+        print(
+            f"[speed-layer] state: watermark {_utc(watermark)}, offsets {offsets}, "
+            f"{state.keys_kept()} counted keys kept",
+            flush=True,
+        )
+        return state
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.perf_counter()
+        parsed = (
+            batch.transform(self.parse)
+            .where(~_at_or_below(self.state.applied))
+            # Payloads only for the quarantine: a valid event's bytes are not kept in memory.
+            .withColumn("payload", F.when(F.col("reason").isNotNull(), F.col("payload")))
+            .transform(transforms.with_content_key)
+            .persist()
+        )
+        try:
+            self._write(parsed, batch_id, started)
+        finally:
+            parsed.unpersist()
+
+    def _write(self, parsed: DataFrame, batch_id: int, started: float) -> None:
+        state, settings = self.state, self.settings
+        valid = F.col("reason").isNull()
+        records = parsed.select(
+            "kafka_partition",
+            "kafka_offset",
+            F.when(valid, F.col("timestamp")).alias("timestamp"),
+            F.when(valid, F.col("key_h1")).alias("key_h1"),
+            F.when(valid, F.col("key_h2")).alias("key_h2"),
+        ).toArrow()
+        if records.num_rows == 0:
+            return
+        columns = {name: records.column(name).to_pylist() for name in records.column_names}
+        batch_offsets: dict[int, int] = {}
+        for p, o in zip(columns["kafka_partition"], columns["kafka_offset"], strict=True):
+            batch_offsets[p] = max(o, batch_offsets.get(p, -1))
+        is_valid = [ts is not None for ts in columns["timestamp"]]
+        pick = [i for i, v in enumerate(is_valid) if v]
+        verdict = state.decide(
+            [columns["kafka_partition"][i] for i in pick],
+            [columns["kafka_offset"][i] for i in pick],
+            [columns["timestamp"][i] for i in pick],
+            [speed_state.content_key(columns["key_h1"][i], columns["key_h2"][i]) for i in pick],
+        )
+        duplicates = None
+        if verdict.duplicates:
+            duplicates = parsed.sparkSession.createDataFrame(
+                verdict.duplicates, "kafka_partition INT, kafka_offset LONG"
+            )
+        events = (
+            parsed.where(valid)
+            .select(*EVENT_FIELDS, *transforms.KAFKA_COLUMNS)
+            .transform(transforms.with_provenance(verdict.watermark, duplicates))
+            .transform(transforms.with_event_time)
+        )
+        raw_store.land_batch(events, str(settings.raw_dir), batch_id)
+        deltas = (
+            events.where(F.col("speed_status") == speed_state.COUNTED)
+            .transform(transforms.metric_rows)
+            .transform(transforms.window_totals(settings.window))
+            .select(transforms.utc_wallclock("timestamp"), *WINDOW_TOTAL_COLUMNS[1:])
+            .collect()
+        )
+        rejected = parsed.transform(transforms.rejected_events).withColumn(
+            "kafka_timestamp", transforms.utc_wallclock("kafka_timestamp")
+        )
+        rejected_count = len(is_valid) - len(pick)
+        seconds = time.perf_counter() - started
+        work = postgres.SpeedBatch(
+            topic=settings.kafka_topic,
+            batch_id=batch_id,
+            window_deltas=deltas,
+            offsets_before=dict(state.applied),
+            offsets_after=batch_offsets,
+            watermark=_utc(verdict.watermark_after),
+            max_event_time=_utc(verdict.max_event_time),
+            input_rows=len(is_valid),
+            rows_per_second=len(is_valid) / seconds if seconds > 0 else 0.0,
+        )
+        postgres.with_retry(
+            settings,
+            f"speed layer batch {batch_id}",
+            lambda: self.writer.apply(
+                work, (lambda: rejected.toLocalIterator()) if rejected_count else tuple
+            ),
+        )
+        state.commit(verdict, batch_offsets)
+        print(
+            f"[speed-layer] batch {batch_id} applied: {len(is_valid)} records, counted "
+            f"{verdict.counted}, late {verdict.late}, duplicate {len(verdict.duplicates)}, "
+            f"rejected {rejected_count}, {len(deltas)} window rows, watermark "
+            f"{work.watermark}, {time.perf_counter() - started:.2f} s",
+            flush=True,
+        )
+
+
+class ProgressToLog(StreamingQueryListener):
+    """Prints each micro-batch's input and rate (what the benchmark and `make status` follow)."""
 
     def onQueryStarted(self, event) -> None:  # noqa: N802 (Spark's listener API)
         print(f"[speed-layer] query {event.name} started (id {event.id})", flush=True)
 
     def onQueryProgress(self, event) -> None:  # noqa: N802
         p = event.progress
-        watermark = (p.eventTime or {}).get("watermark")
-        if watermark:
-            watermark = watermark.replace("T", " ").rstrip("Z")
         print(
             f"[speed-layer] {p.name} batch {p.batchId}: {p.numInputRows} rows, "
-            f"{p.processedRowsPerSecond or 0:.0f} rows/s, watermark {watermark}",
+            f"{p.processedRowsPerSecond or 0:.0f} rows/s",
             flush=True,
         )
-        try:
-            postgres.record_progress(
-                self.settings,
-                p.name,
-                p.batchId,
-                watermark,
-                p.numInputRows,
-                p.inputRowsPerSecond or 0.0,
-                p.processedRowsPerSecond or 0.0,
-            )
-        except Exception as exc:  # progress is advisory: never stop the stream for it
-            print(f"[speed-layer] could not record progress: {exc}", file=sys.stderr, flush=True)
 
     def onQueryIdle(self, event) -> None:  # noqa: N802
         pass
@@ -140,40 +226,30 @@ class ProgressToPostgres(StreamingQueryListener):
 
 
 def start(spark: SparkSession, settings: config.Settings) -> list:
-    parsed = read_kafka(spark, settings).transform(
-        transforms.parse_events(ValidationRules.from_settings(settings))
-    )
-    checkpoints = settings.checkpoint_dir
-    windows = (
-        window_totals(parsed, settings)
-        .writeStream.queryName("window_totals")
-        .outputMode("update")
-        .foreachBatch(upsert_windows(settings))
-        .option("checkpointLocation", str(checkpoints / "window_totals"))
+    query = (
+        read_kafka(spark, settings)
+        .writeStream.queryName(postgres.SPEED_QUERY)
+        .foreachBatch(OnePassWriter(spark, settings))
+        .option("checkpointLocation", str(settings.checkpoint_dir / postgres.SPEED_QUERY))
         .trigger(processingTime=settings.trigger)
         .start()
     )
-    raw = (
-        parsed.writeStream.queryName("raw_and_quarantine")
-        .foreachBatch(land_raw_and_quarantine(settings))
-        .option("checkpointLocation", str(checkpoints / "raw_and_quarantine"))
-        .trigger(processingTime=settings.trigger)
-        .start()
-    )
-    return [windows, raw]
+    return [query]
 
 
 def main() -> int:
     try:
         settings = config.load(role="speed")  # whoever starts it: the speed role's rights only
-        preflight.check_postgres(settings, ("bytes", "quarantine", "speed_layer_progress"))
+        preflight.check_postgres(
+            settings, ("bytes", "quarantine", "speed_layer_progress", "speed_layer_offsets")
+        )
         preflight.check_kafka(settings)
     except (config.ConfigError, preflight.PreflightError) as exc:
         print(f"speed-layer: error: {exc}", file=sys.stderr, flush=True)
         return 2
     print(f"[speed-layer] settings: {config.public_dict(settings)}", flush=True)
     spark = get_session("telemetry-speed-layer")
-    spark.streams.addListener(ProgressToPostgres(settings))
+    spark.streams.addListener(ProgressToLog())
     queries = start(spark, settings)
 
     stopping = threading.Event()

@@ -1,12 +1,16 @@
-"""Spark-side stages over one Kafka backlog, each a streaming query with an availableNow trigger
-into the no-op sink or one of the speed layer's own sinks. Submitted by the benchmark
-with include/scripts/spark_submit.sh; prints one ``BENCH_STAGES {json}`` line.
+"""Spark-side stages over one Kafka backlog, each streaming queries with an availableNow trigger,
+in one Spark application so that every ratio compares runs of the same process. Submitted by
+the benchmark with include/scripts/spark_submit.sh; prints one ``BENCH_STAGES {json}`` line.
 
-The stages add one step each to the speed layer's own functions: the Kafka source alone (the
-baseline), then parse and validation, then the window query (watermark, duplicate drop, three
-metrics, 5-minute windows) as the speed layer builds it, then each of the speed layer's two
-queries alone with its real sink (PostgreSQL upserts; Parquet landing + quarantine into a scratch
-folder), which the speed layer runs concurrently.
+- ``kafka_source``: the Kafka source alone into Spark's no-op sink (the baseline);
+- ``parse_validate``: + parse and validation, no-op sink;
+- ``seed_design``: the design the project started from, as the baseline of the speed layer:
+  one streaming query per metric, each reading and parsing Kafka, watermark and 5-minute window
+  sum, appending each micro-batch to PostgreSQL, and the raw Parquet as a fourth query; the four
+  run at once, as they did;
+- ``one_pass``: the speed layer's own ``foreachBatch`` (speed_layer.OnePassWriter): one read and
+  parse per micro-batch for the windows (added in PostgreSQL), the Parquet landing and the
+  quarantine, into the benchmark's scratch folder and topic.
 """
 
 from __future__ import annotations
@@ -16,75 +20,136 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+import psycopg
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from speed_layer import (
-    BatchWriter,
-    land_raw_and_quarantine,
-    read_kafka,
-    upsert_windows,
-    window_totals,
-)
+from speed_layer import OnePassWriter, read_kafka
 from telemetry import config, transforms
-from telemetry.schema import ValidationRules
+from telemetry.schema import METRIC_KEYS, PARTITION_COLUMNS, RAW_COLUMNS, ValidationRules
 from telemetry.session import get_session
 
-
-@dataclass(frozen=True)
-class Stage:
-    build: Callable[[DataFrame], DataFrame]
-    sink: BatchWriter | None = None  # None: Spark's no-op sink
-    update_mode: bool = False
+SEED_TABLE = "bench_seed_bytes"  # created by the benchmark (owner) for the seed's appends
 
 
-def stages(settings: config.Settings) -> dict[str, Stage]:
-    parse = transforms.parse_events(ValidationRules.from_settings(settings))
-    scratch = dataclasses.replace(settings, raw_dir=settings.raw_dir.with_name("stage_raw"))
-
-    def windows(source: DataFrame) -> DataFrame:
-        return window_totals(source.transform(parse), settings)
-
-    return {
-        "kafka_source": Stage(lambda source: source),
-        "parse_validate": Stage(
-            lambda source: source.transform(parse).transform(transforms.valid_events)
-        ),
-        "window_query": Stage(windows, update_mode=True),
-        "window_query_pg": Stage(windows, upsert_windows(settings), update_mode=True),
-        "raw_query": Stage(
-            lambda source: source.transform(parse), land_raw_and_quarantine(scratch)
-        ),
-    }
-
-
-def run_stage(spark, settings: config.Settings, name: str, stage: Stage) -> dict[str, float]:
-    frame = stage.build(read_kafka(spark, settings))
-    writer = frame.writeStream.queryName(name).trigger(availableNow=True)
-    writer = writer.foreachBatch(stage.sink) if stage.sink else writer.format("noop")
-    if stage.update_mode:
-        writer = writer.outputMode("update")
+def _run(queries: list) -> tuple[int, float]:
+    """Wait for availableNow queries started together; rows read by the first, seconds."""
     started = time.perf_counter()
-    query = writer.start()
-    query.awaitTermination()
+    for query in queries:
+        query.awaitTermination()
     seconds = time.perf_counter() - started
-    rows = sum(p["numInputRows"] for p in query.recentProgress)
-    return {"rows": rows, "seconds": seconds}
+    return sum(p["numInputRows"] for p in queries[0].recentProgress), seconds
+
+
+def _no_op(spark: SparkSession, settings, name: str, build: Callable[[DataFrame], DataFrame]):
+    frame = build(read_kafka(spark, settings))
+    return frame.writeStream.queryName(name).trigger(availableNow=True).format("noop").start()
+
+
+def _append_to_postgres(settings: config.Settings):
+    def write(batch: DataFrame, _batch_id: int) -> None:
+        rows = batch.collect()
+        if rows:
+            with psycopg.connect(settings.pg_dsn) as conn:
+                with conn.cursor().copy(
+                    f"COPY {SEED_TABLE} (timestamp, id, value, type) FROM STDIN"
+                ) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+
+    return write
+
+
+def seed_design(spark: SparkSession, settings: config.Settings, scratch) -> list:
+    parse = transforms.parse_events(ValidationRules.from_settings(settings))
+    checkpoints = scratch / "seed_checkpoints"
+    queries = []
+    for metric, column in METRIC_KEYS.items():
+        windows = (
+            read_kafka(spark, settings)
+            .transform(parse)
+            .transform(transforms.valid_events)
+            .transform(transforms.with_event_time)
+            .withWatermark("event_time", settings.watermark)
+            .groupBy(F.window("event_time", settings.window).alias("w"), F.col(column).alias("id"))
+            .agg(F.sum("bytes").alias("value"))
+            .select(
+                F.col("w.start").cast("timestamp_ntz").alias("timestamp"),
+                "id",
+                "value",
+                F.lit(metric).alias("type"),
+            )
+        )
+        queries.append(
+            windows.writeStream.queryName(f"seed_{metric}")
+            .outputMode("append")
+            .foreachBatch(_append_to_postgres(settings))
+            .option("checkpointLocation", str(checkpoints / metric))
+            .trigger(availableNow=True)
+            .start()
+        )
+    raw = (
+        read_kafka(spark, settings)
+        .transform(parse)
+        .transform(transforms.valid_events)
+        .transform(transforms.with_event_time)
+        .withColumn("speed_status", F.lit(None).cast("string"))
+        .select(*RAW_COLUMNS)
+    )
+    queries.append(
+        raw.writeStream.queryName("seed_raw")
+        .format("parquet")
+        .partitionBy(*PARTITION_COLUMNS)
+        .option("path", str(scratch / "seed_raw"))
+        .option("checkpointLocation", str(checkpoints / "raw"))
+        .trigger(availableNow=True)
+        .start()
+    )
+    # The raw query reads every record; the window queries too, each on its own.
+    return [queries[-1], *queries[:-1]]
+
+
+def one_pass(spark: SparkSession, settings: config.Settings, scratch) -> list:
+    local = dataclasses.replace(settings, raw_dir=scratch / "one_pass_raw")
+    return [
+        read_kafka(spark, settings)
+        .writeStream.queryName("one_pass")
+        .foreachBatch(OnePassWriter(spark, local))
+        .option("checkpointLocation", str(scratch / "one_pass_checkpoint"))
+        .trigger(availableNow=True)
+        .start()
+    ]
 
 
 def main() -> int:
-    # The benchmark sets LAMBDA_KAFKA_TOPIC to its backlog's topic; the sinks are the speed layer's.
+    # The benchmark sets LAMBDA_KAFKA_TOPIC to its backlog's topic and LAMBDA_RAW_DIR to its
+    # scratch folder; the sinks are the speed layer's, with its role.
     settings = config.load(role="speed")
+    scratch = settings.raw_dir.parent / "stages"
     spark = get_session("telemetry-benchmark-stages")
+    parse = transforms.parse_events(ValidationRules.from_settings(settings))
+    stages: dict[str, Callable[[], list]] = {
+        "kafka_source": lambda: [_no_op(spark, settings, "kafka_source", lambda s: s)],
+        "parse_validate": lambda: [
+            _no_op(
+                spark,
+                settings,
+                "parse_validate",
+                lambda s: s.transform(parse).transform(transforms.valid_events),
+            )
+        ],
+        "seed_design": lambda: seed_design(spark, settings, scratch),
+        "one_pass": lambda: one_pass(spark, settings, scratch),
+    }
     results = {}
     try:
         # Warm-up: class loading and JIT would otherwise be charged to the first stage.
-        run_stage(spark, settings, "warm_up", Stage(lambda source: source))
-        for name, build in stages(settings).items():
-            results[name] = run_stage(spark, settings, name, build)
-            r = results[name]
-            print(f"[bench] {name}: {r['rows']} rows in {r['seconds']:.1f} s", file=sys.stderr)
+        _run([_no_op(spark, settings, "warm_up", lambda s: s)])
+        for name, start in stages.items():
+            rows, seconds = _run(start())
+            results[name] = {"rows": rows, "seconds": seconds}
+            print(f"[bench] {name}: {rows} rows in {seconds:.1f} s", file=sys.stderr)
     finally:
         spark.stop()
     print("BENCH_STAGES " + json.dumps(results), flush=True)

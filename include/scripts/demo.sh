@@ -27,7 +27,7 @@ log "replaying the last $HISTORY_HOURS hours of history so the batch DAGs have d
 # after that: caught up is seen as no new micro-batch for a while, which live traffic prevents.
 log "waiting for the speed layer to land the history"
 for _ in $(seq 1 180); do
-  idle="$(reader_psql -tA -c "SELECT updated_at > '$sent_at' AND now() - updated_at > interval '12 seconds' FROM speed_layer_progress WHERE query_name = 'raw_and_quarantine'" 2>/dev/null || true)"
+  idle="$(reader_psql -tA -c "SELECT updated_at > '$sent_at' AND now() - updated_at > interval '12 seconds' FROM speed_layer_progress WHERE query_name = 'speed_layer'" 2>/dev/null || true)"
   [ "$idle" = t ] && break
   sleep 1
 done

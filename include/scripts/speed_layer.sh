@@ -4,7 +4,7 @@
 # restarts and the last error); a configuration error on the very first start is not retried.
 source "$(dirname "$0")/common.sh"
 SPEED_LOG="$LOG_DIR/speed_layer.log"
-STARTED_LINE="query raw_and_quarantine started"
+STARTED_LINE="query speed_layer started"
 
 case "${1:-}" in
   start)

@@ -11,6 +11,7 @@ import time
 from pyspark.sql import DataFrame, SparkSession
 
 from telemetry import batch, config, postgres, preflight, raw_store, transforms
+from telemetry.schema import STATS_COLUMNS
 
 HOUR = dt.timedelta(hours=1)
 
@@ -62,16 +63,12 @@ def recompute_hours(
 ) -> dict[str, int]:
     """Exact figures for the hours in [start, end), replacing that slice in PostgreSQL."""
     raw = raw_store.read_hours(spark, str(settings.raw_dir), start, end)
-    result = batch.hourly(
-        raw, read_users(spark, settings), settings.window, settings.watermark_seconds
-    )
+    result = batch.hourly(raw, read_users(spark, settings))
     totals = result.totals.select(transforms.utc_wallclock("timestamp"), "id", "value", "type")
     over_quota = result.over_quota.select(
         "email", "usage", "quota", transforms.utc_wallclock("timestamp")
     )
-    stats = result.stats.select(
-        transforms.utc_wallclock("timestamp"), "events", "duplicates", "late_events"
-    )
+    stats = result.stats.select(transforms.utc_wallclock("timestamp"), *STATS_COLUMNS)
     return postgres.replace_hours(
         settings, start, end, totals.collect(), over_quota.collect(), stats.collect()
     )

@@ -7,15 +7,17 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
 
 from telemetry import failpoints
 from telemetry.config import Settings
-from telemetry.schema import QUARANTINE_COLUMNS
+from telemetry.schema import QUARANTINE_COLUMNS, STATS_COLUMNS
 
 HOUR = dt.timedelta(hours=1)
+SPEED_QUERY = "speed_layer"  # its row in speed_layer_progress (the hourly DAG waits on it)
 # What a restart, a crash or a network cut of PostgreSQL raises: the server is away, the same
 # transaction may succeed later. Anything else (bad data, a missing table) is not retried.
 TRANSIENT_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
@@ -66,67 +68,148 @@ def copy_rows(
     return count
 
 
-def upsert_window_totals(settings: Settings, rows: Iterable[Sequence[Any]]) -> int:
-    """Speed-layer windows: each row carries the window's full current value (update mode), so
-    overwriting on conflict makes replays and restarts converge instead of double-counting."""
-    with connect(settings) as conn:
-        conn.execute("CREATE TEMP TABLE stage_bytes (LIKE bytes INCLUDING DEFAULTS) ON COMMIT DROP")
-        count = copy_rows(conn, "stage_bytes", ("timestamp", "id", "value", "type"), rows)
-        conn.execute(
-            """
-            INSERT INTO bytes (timestamp, id, value, type)
-            SELECT timestamp, id, value, type FROM stage_bytes
-            ON CONFLICT (timestamp, type, id) DO UPDATE SET value = EXCLUDED.value
-            """
-        )
-        failpoints.reach(settings.home, "speed_upsert")  # written, not yet committed
-    return count
+class StaleSpeedStateError(RuntimeError):
+    """PostgreSQL has offsets the speed layer's memory lacks: another writer, or a state not
+    rebuilt. Not retried: the app exits, restarts and rebuilds its state."""
 
 
-def insert_quarantine(settings: Settings, rows: Iterable[Sequence[Any]]) -> int:
-    """Rejected records, keyed by their Kafka coordinates: a replayed batch adds nothing."""
-    columns = QUARANTINE_COLUMNS
-    with connect(settings) as conn:
-        conn.execute(
-            "CREATE TEMP TABLE stage_quarantine (LIKE quarantine INCLUDING DEFAULTS) ON COMMIT DROP"
-        )
-        count = copy_rows(conn, "stage_quarantine", columns, rows)
-        conn.execute(
-            f"""
-            INSERT INTO quarantine ({", ".join(columns)})
-            SELECT {", ".join(columns)} FROM stage_quarantine
-            ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING
-            """
-        )
-    return count
+@dataclass(frozen=True)
+class SpeedBatch:
+    """One micro-batch's whole effect on PostgreSQL (speed_layer.OnePassWriter)."""
+
+    topic: str
+    batch_id: int
+    window_deltas: Sequence[Sequence[Any]]  # (timestamp, id, value, type) to add
+    offsets_before: dict[int, int]  # partition -> applied offset the batch was judged after
+    offsets_after: dict[int, int]
+    watermark: dt.datetime | None
+    max_event_time: dt.datetime | None
+    input_rows: int
+    rows_per_second: float
 
 
-def record_progress(
-    settings: Settings,
-    query: str,
-    batch_id: int,
-    watermark: Any,
-    input_rows: int,
-    input_rate: float,
-    processed_rate: float,
-) -> None:
-    with connect(settings) as conn:
-        conn.execute(
-            """
-            INSERT INTO speed_layer_progress AS p
-                (query_name, batch_id, watermark, input_rows, input_rows_per_second,
-                 processed_rows_per_second, updated_at)
-            VALUES (%s, %s, %s, %s, %s, %s, now())
-            ON CONFLICT (query_name) DO UPDATE SET
-                batch_id = EXCLUDED.batch_id,
-                watermark = GREATEST(p.watermark, EXCLUDED.watermark),
-                input_rows = EXCLUDED.input_rows,
-                input_rows_per_second = EXCLUDED.input_rows_per_second,
-                processed_rows_per_second = EXCLUDED.processed_rows_per_second,
-                updated_at = now()
-            """,
-            (query, batch_id, watermark, input_rows, input_rate, processed_rate),
-        )
+class SpeedWriter:
+    """The speed layer's one connection, kept across batches (reopened after an outage).
+
+    ``apply`` writes a batch in one transaction: window sums added, quarantine, the applied
+    offsets and the watermark. The offsets row lock makes it exactly once: a batch whose offsets
+    are already applied is never judged again (the caller filters those records out first), and
+    PostgreSQL holding offsets the caller did not expect fails the batch instead of adding twice.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._conn: psycopg.Connection | None = None
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.settings.pg_dsn)
+            for table in ("bytes", "quarantine"):
+                self._conn.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} "
+                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+            self._conn.commit()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def load(self, topic: str) -> tuple[dict[int, int], dt.datetime | None]:
+        """Applied offsets per partition and the largest event time applied, for a topic."""
+        conn = self._connection()
+        with conn.transaction():
+            rows = conn.execute(
+                "SELECT kafka_partition, applied_through, max_event_time FROM speed_layer_offsets"
+                " WHERE kafka_topic = %s",
+                (topic,),
+            ).fetchall()
+        times = [t for _, _, t in rows if t is not None]
+        return {p: o for p, o, _ in rows}, max(times, default=None)
+
+    def apply(self, batch: SpeedBatch, rejected: Callable[[], Iterable[Sequence[Any]]]) -> None:
+        try:
+            self._apply(batch, rejected)
+        except TRANSIENT_ERRORS:
+            self.close()  # the next attempt reconnects
+            raise
+
+    def _apply(self, batch: SpeedBatch, rejected: Callable[[], Iterable[Sequence[Any]]]) -> None:
+        conn = self._connection()
+        with conn.transaction():
+            held = dict(
+                conn.execute(
+                    "SELECT kafka_partition, applied_through FROM speed_layer_offsets"
+                    " WHERE kafka_topic = %s FOR UPDATE",
+                    (batch.topic,),
+                ).fetchall()
+            )
+            ahead = {p: o for p, o in held.items() if o > batch.offsets_before.get(p, -1)}
+            if ahead:
+                raise StaleSpeedStateError(
+                    f"batch {batch.batch_id}: PostgreSQL already holds offsets {ahead} of "
+                    f"{batch.topic}, the speed layer expected at most {batch.offsets_before}"
+                )
+            if batch.window_deltas:
+                copy_rows(
+                    conn, "stage_bytes", ("timestamp", "id", "value", "type"), batch.window_deltas
+                )
+                conn.execute(
+                    """
+                    INSERT INTO bytes AS b (timestamp, id, value, type)
+                    SELECT timestamp, id, value, type FROM stage_bytes
+                    ON CONFLICT (timestamp, type, id)
+                    DO UPDATE SET value = saturating_bigint(b.value::NUMERIC + EXCLUDED.value)
+                    """
+                )
+            columns = ", ".join(QUARANTINE_COLUMNS)
+            if copy_rows(conn, "stage_quarantine", QUARANTINE_COLUMNS, rejected()):
+                conn.execute(
+                    f"""
+                    INSERT INTO quarantine ({columns}) SELECT {columns} FROM stage_quarantine
+                    ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING
+                    """
+                )
+            with conn.cursor() as cur:
+                cur.executemany(
+                    """
+                    INSERT INTO speed_layer_offsets AS s
+                        (kafka_topic, kafka_partition, applied_through, max_event_time)
+                    VALUES (%s, %s, %s, %s)
+                    ON CONFLICT (kafka_topic, kafka_partition) DO UPDATE SET
+                        applied_through = EXCLUDED.applied_through,
+                        max_event_time = GREATEST(s.max_event_time, EXCLUDED.max_event_time),
+                        updated_at = now()
+                    """,
+                    [
+                        (batch.topic, p, o, batch.max_event_time)
+                        for p, o in sorted(batch.offsets_after.items())
+                    ],
+                )
+            conn.execute(
+                """
+                INSERT INTO speed_layer_progress AS p
+                    (query_name, batch_id, watermark, input_rows,
+                     input_rows_per_second, processed_rows_per_second, updated_at)
+                VALUES (%s, %s, %s, %s, NULL, %s, now())
+                ON CONFLICT (query_name) DO UPDATE SET
+                    batch_id = EXCLUDED.batch_id,
+                    watermark = GREATEST(p.watermark, EXCLUDED.watermark),
+                    input_rows = EXCLUDED.input_rows,
+                    processed_rows_per_second = EXCLUDED.processed_rows_per_second,
+                    updated_at = now()
+                """,
+                (
+                    SPEED_QUERY,
+                    batch.batch_id,
+                    batch.watermark,
+                    batch.input_rows,
+                    batch.rows_per_second,
+                ),
+            )
+            failpoints.reach(self.settings.home, "speed_upsert")  # written, not yet committed
 
 
 def _replace_range(conn, table: str, columns: Sequence[str], rows, start, end) -> int:
@@ -155,13 +238,14 @@ def replace_hours(settings: Settings, start, end, totals, over_quota, stats) -> 
                 end,
             ),
         }
-        measured = {ts: (events, duplicates, late) for ts, events, duplicates, late in stats}
+        measured = {row[0]: tuple(row[1:]) for row in stats}
+        nothing = (0,) * len(STATS_COLUMNS)
         every_hour = [start + h * HOUR for h in range(int((end - start) / HOUR))]
         written["batch_hourly_stats"] = _replace_range(
             conn,
             "batch_hourly_stats",
-            ("timestamp", "events", "duplicates", "late_events"),
-            [(h, *measured.get(h, (0, 0, 0))) for h in every_hour],
+            ("timestamp", *STATS_COLUMNS),
+            [(h, *measured.get(h, nothing)) for h in every_hour],
             start,
             end,
         )

@@ -64,6 +64,8 @@ def land_batch(events: DataFrame, root: str, batch_id: int) -> int:
     staging = f"{root.rstrip('/')}/_staging/batch-{batch_id}"
     fs, jvm = _fs(spark, staging)
     fs.delete(jvm.org.apache.hadoop.fs.Path(staging), True)
+    if "speed_status" not in events.columns:  # landed without the speed layer: it never saw it
+        events = events.withColumn("speed_status", F.lit(None).cast("string"))
     events.select(*RAW_COLUMNS).write.partitionBy(*PARTITION_COLUMNS).parquet(staging)
     tag = f"batch-{batch_id:010d}"
     landed = 0
@@ -121,6 +123,7 @@ def raw_schema() -> T.StructType:
         T.StructField("kafka_partition", T.IntegerType()),
         T.StructField("kafka_offset", T.LongType()),
         T.StructField("kafka_timestamp", T.TimestampType()),
+        T.StructField("speed_status", T.StringType()),
         *[T.StructField(c, T.IntegerType()) for c in PARTITION_COLUMNS],
     ]
     return T.StructType(fields)

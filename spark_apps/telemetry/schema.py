@@ -69,6 +69,7 @@ RAW_COLUMNS: tuple[str, ...] = (
     "kafka_partition",
     "kafka_offset",
     "kafka_timestamp",
+    "speed_status",  # what the speed layer did with it (speed_state); null: it never saw it
     *PARTITION_COLUMNS,
 )
 
@@ -83,3 +84,15 @@ QUARANTINE_COLUMNS: tuple[str, ...] = (
 )
 
 WINDOW_TOTAL_COLUMNS: tuple[str, ...] = ("timestamp", "id", "value", "type")
+
+# batch_hourly_stats' figures after its timestamp (telemetry.batch.hour_stats).
+STATS_COLUMNS: tuple[str, ...] = (
+    "events",
+    "duplicates",
+    "late_events",
+    "late_bytes",
+    "unseen_events",
+    "unseen_bytes",
+    "duplicates_dropped",
+    "overcounted_bytes",
+)

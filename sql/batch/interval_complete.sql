@@ -8,7 +8,7 @@ WITH bounds AS (
 )
 SELECT
     coalesce(
-        (SELECT max(watermark) FROM speed_layer_progress WHERE query_name = 'window_totals'),
+        (SELECT max(watermark) FROM speed_layer_progress WHERE query_name = 'speed_layer'),
         'epoch'::timestamp
     ) >= bounds.end_ts + make_interval(secs => CAST(%(grace_seconds)s AS INTEGER))
     OR (now() AT TIME ZONE 'UTC')

@@ -1,5 +1,7 @@
 -- Reconcile the data interval's hours: per hour and type, the speed layer's total against the
--- batch layer's exact total, with the late and quarantined counts; then publish the hours the
+-- batch layer's exact total, the difference split into its causes (batch_hourly_stats, from the
+-- provenance the speed layer landed with each event: late, never seen, counted twice) and what
+-- they leave unexplained (0 when both layers agree), the quarantined count; then publish the
 -- batch computed, so serving_bytes_hourly serves them from the batch layer. One transaction,
 -- idempotent: re-running it rewrites the same rows. Bind parameters (include/lambda_airflow.py):
 -- interval_start, interval_end (ISO 8601 with offset).
@@ -30,10 +32,16 @@ quarantined AS (
 )
 INSERT INTO reconciliation AS r
     (timestamp, type, speed_total, batch_total, difference, late_events, quarantined_events,
+     late_bytes, unseen_events, unseen_bytes, duplicates_dropped, overcounted_bytes, unexplained,
      reconciled_at)
 SELECT st.timestamp, t.type,
        coalesce(s.total, 0), coalesce(b.total, 0), coalesce(b.total, 0) - coalesce(s.total, 0),
-       st.late_events, coalesce(q.n, 0), now()
+       st.late_events, coalesce(q.n, 0),
+       st.late_bytes, st.unseen_events, st.unseen_bytes, st.duplicates_dropped,
+       st.overcounted_bytes,
+       (coalesce(b.total, 0) - coalesce(s.total, 0))
+           - (st.late_bytes + st.unseen_bytes - st.overcounted_bytes),
+       now()
 FROM batch_hourly_stats st
 CROSS JOIN bounds
 CROSS JOIN types t
@@ -47,6 +55,12 @@ ON CONFLICT (timestamp, type) DO UPDATE SET
     difference = EXCLUDED.difference,
     late_events = EXCLUDED.late_events,
     quarantined_events = EXCLUDED.quarantined_events,
+    late_bytes = EXCLUDED.late_bytes,
+    unseen_events = EXCLUDED.unseen_events,
+    unseen_bytes = EXCLUDED.unseen_bytes,
+    duplicates_dropped = EXCLUDED.duplicates_dropped,
+    overcounted_bytes = EXCLUDED.overcounted_bytes,
+    unexplained = EXCLUDED.unexplained,
     reconciled_at = EXCLUDED.reconciled_at;
 
 INSERT INTO serving_hours (timestamp)

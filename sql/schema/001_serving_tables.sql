@@ -71,9 +71,18 @@ CREATE TABLE IF NOT EXISTS batch_hourly_stats (
     timestamp   TIMESTAMP PRIMARY KEY,
     events      BIGINT NOT NULL,  -- distinct valid events in the hour
     duplicates  BIGINT NOT NULL,  -- extra copies dropped (producer retries)
-    late_events BIGINT NOT NULL,  -- reached Kafka after their window closed (end + watermark)
+    late_events BIGINT NOT NULL,  -- dropped by the speed layer as late (behind its watermark)
     computed_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+-- Where the speed layer's figure differs, per cause (from the provenance landed with each event,
+-- raw_store speed_status): bytes of events it dropped as late, bytes of events it never saw
+-- (history landed or replayed without it), bytes it counted more than once.
+ALTER TABLE batch_hourly_stats
+    ADD COLUMN IF NOT EXISTS late_bytes BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS unseen_events BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS unseen_bytes BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS duplicates_dropped BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS overcounted_bytes BIGINT NOT NULL DEFAULT 0;
 
 -- Hours whose batch results have been reconciled and now serve instead of the speed layer.
 CREATE TABLE IF NOT EXISTS serving_hours (
@@ -93,6 +102,15 @@ CREATE TABLE IF NOT EXISTS reconciliation (
     reconciled_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (timestamp, type)
 );
+-- difference = late_bytes + unseen_bytes - overcounted_bytes + unexplained; unexplained is 0
+-- when the speed layer's PostgreSQL rows and its landed provenance agree.
+ALTER TABLE reconciliation
+    ADD COLUMN IF NOT EXISTS late_bytes BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS unseen_events BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS unseen_bytes BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS duplicates_dropped BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS overcounted_bytes BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS unexplained BIGINT NOT NULL DEFAULT 0;
 
 -- The speed layer's last progress per streaming query (watermark drives the hourly DAG's wait).
 CREATE TABLE IF NOT EXISTS speed_layer_progress (
@@ -103,4 +121,15 @@ CREATE TABLE IF NOT EXISTS speed_layer_progress (
     input_rows_per_second     DOUBLE PRECISION,
     processed_rows_per_second DOUBLE PRECISION,
     updated_at                TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+-- The Kafka offsets whose effect is in PostgreSQL, written in the same transaction as that
+-- effect: a record at or below applied_through is never counted again (speed_layer.py). The
+-- topic's largest max_event_time, minus the watermark delay, is the speed layer's watermark.
+CREATE TABLE IF NOT EXISTS speed_layer_offsets (
+    kafka_topic     TEXT NOT NULL,
+    kafka_partition INTEGER NOT NULL,
+    applied_through BIGINT NOT NULL,
+    max_event_time  TIMESTAMP,
+    updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (kafka_topic, kafka_partition)
 );

@@ -18,13 +18,13 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA public
     FROM PUBLIC, :"speed_role", :"batch_role", :"airflow_role", :"reader_role";
 
--- Speed layer (spark_apps/telemetry/postgres.py): upserts windows and progress, inserts
--- quarantined records. It stages rows in CREATE TEMP TABLE ... (LIKE t): TEMPORARY, and SELECT on
--- the tables it copies the shape of; the progress upsert reads p.watermark.
+-- Speed layer (spark_apps/telemetry/postgres.py SpeedWriter): adds to windows, inserts
+-- quarantined records, moves its offsets and progress. It stages rows in CREATE TEMP TABLE ...
+-- (LIKE t): TEMPORARY, and SELECT on the tables it copies the shape of; the upserts read rows.
 GRANT TEMPORARY ON DATABASE :"db" TO :"speed_role";
 GRANT SELECT, INSERT, UPDATE ON bytes TO :"speed_role";
 GRANT SELECT, INSERT ON quarantine TO :"speed_role";
-GRANT SELECT, INSERT, UPDATE ON speed_layer_progress TO :"speed_role";
+GRANT SELECT, INSERT, UPDATE ON speed_layer_progress, speed_layer_offsets TO :"speed_role";
 
 -- Batch jobs (telemetry.batch_job, telemetry.postgres.replace_hours / replace_days_from_hours):
 -- users over JDBC, then each interval replaced (DELETE ... WHERE timestamp, COPY / INSERT).

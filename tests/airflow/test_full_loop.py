@@ -116,7 +116,7 @@ def test_simulator_to_serving_view_equals_ground_truth(settings, pg, tmp_path):
         )
         assert sim.returncode == 0, sim.stderr[-2000:]
         sent = len(truth.read_text().splitlines())
-        checkpoint = tmp_path / "checkpoints" / "raw_and_quarantine"
+        checkpoint = tmp_path / "checkpoints" / "speed_layer"
         wait_until(
             lambda: speed.poll() is None and committed_offsets(checkpoint) == sent,
             240,

@@ -76,7 +76,7 @@ def last_progress(settings) -> dt.datetime | None:
         with psycopg.connect(settings.pg_dsn, connect_timeout=3) as pg:
             return pg.execute(
                 "SELECT max(updated_at) FROM speed_layer_progress"
-                " WHERE query_name = 'raw_and_quarantine' AND input_rows > 0"
+                " WHERE query_name = 'speed_layer' AND input_rows > 0"
             ).fetchone()[0]
     except psycopg.OperationalError:
         return None

@@ -33,6 +33,7 @@ SERVING_TABLES = (
     "serving_hours",
     "reconciliation",
     "speed_layer_progress",
+    "speed_layer_offsets",
 )
 
 
@@ -86,7 +87,7 @@ class SpeedLayer:
                 start_new_session=True,
             )
         if wait_started:
-            self.wait_for_log("query raw_and_quarantine started", timeout=120)
+            self.wait_for_log("query speed_layer started", timeout=120)
 
     def wait_for_log(self, text: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -25,13 +25,19 @@ pytestmark = pytest.mark.integration
 T0 = dt.datetime(2001, 1, 1)  # far from any other test's rows
 HOUR = dt.timedelta(hours=1)
 SERVICE_ROLES = ("speed", "batch", "airflow", "reader")
-SPEED_TABLES = {"bytes": "value", "quarantine": "kafka_offset", "speed_layer_progress": "batch_id"}
+SPEED_TABLES = {
+    "bytes": "value",
+    "quarantine": "kafka_offset",
+    "speed_layer_progress": "batch_id",
+    "speed_layer_offsets": "applied_through",
+}
 # Table-level privileges of each role (the reader's: SELECT on every table and view).
 EXPECTED_GRANTS = {
     "speed": {
         "bytes": {"SELECT", "INSERT", "UPDATE"},
         "quarantine": {"SELECT", "INSERT"},
         "speed_layer_progress": {"SELECT", "INSERT", "UPDATE"},
+        "speed_layer_offsets": {"SELECT", "INSERT", "UPDATE"},
     },
     "batch": {
         "user_metadata": {"SELECT"},
@@ -150,15 +156,27 @@ def test_reader_reads_everything_and_writes_nothing(settings, relations):
 
 def test_speed_role_does_its_job_and_cannot_touch_the_schema_or_the_batch_layer(pg, settings):
     speed = settings.as_role("speed")
-    assert postgres.upsert_window_totals(speed, [(T0, "a", 1, "app_bytes_total")]) == 1
-    assert postgres.upsert_window_totals(speed, [(T0, "a", 2, "app_bytes_total")]) == 1
-    postgres.record_progress(speed, "privileges-test", 1, T0, 1, 1.0, 1.0)
-    postgres.record_progress(speed, "privileges-test", 2, T0 + HOUR, 1, 1.0, 1.0)
+    writer = postgres.SpeedWriter(speed)
+    topic = "privileges-test"
     quarantined = ("t", 0, 1, T0, "not_json", b"x", 1)
-    assert postgres.insert_quarantine(speed, [quarantined]) == 1
-    assert pg.execute("SELECT value FROM bytes WHERE timestamp = %s", (T0,)).fetchall() == [(2,)]
-    watermark = "SELECT watermark FROM speed_layer_progress WHERE query_name = 'privileges-test'"
-    assert pg.execute(watermark).fetchone()[0] == T0 + HOUR
+    for batch_id, (before, after, value) in enumerate([({}, {0: 4}, 1), ({0: 4}, {0: 9}, 2)]):
+        work = postgres.SpeedBatch(
+            topic=topic,
+            batch_id=batch_id,
+            window_deltas=[(T0, "a", value, "app_bytes_total")],
+            offsets_before=before,
+            offsets_after=after,
+            watermark=T0 + batch_id * HOUR,
+            max_event_time=T0 + batch_id * HOUR,
+            input_rows=1,
+            rows_per_second=1.0,
+        )
+        writer.apply(work, lambda: [quarantined])
+    assert pg.execute("SELECT value FROM bytes WHERE timestamp = %s", (T0,)).fetchall() == [(3,)]
+    assert writer.load(topic)[0] == {0: 9}
+    with pytest.raises(postgres.StaleSpeedStateError):  # another writer got there first
+        writer.apply(work, tuple)
+    writer.close()
 
     with connect(settings, "speed") as conn:
         refused(conn, "DROP TABLE bytes")
@@ -178,7 +196,7 @@ def test_speed_role_does_its_job_and_cannot_touch_the_schema_or_the_batch_layer(
 def test_batch_role_does_its_job_and_cannot_write_the_speed_layer(pg, settings):
     batch = settings.as_role("batch")
     totals = [(T0, "a", 5, "app_bytes_total")]
-    written = postgres.replace_hours(batch, T0, T0 + HOUR, totals, [], [(T0, 1, 0, 0)])
+    written = postgres.replace_hours(batch, T0, T0 + HOUR, totals, [], [(T0, 1, *[0] * 7)])
     assert written == {"bytes_hourly": 1, "user_quota_limit": 0, "batch_hourly_stats": 1}
     assert postgres.replace_days_from_hours(batch, T0, T0 + dt.timedelta(days=1)) == 1
 

@@ -49,7 +49,7 @@ def antenna_sum(pg) -> int:
 
 def window_watermark(pg) -> dt.datetime | None:
     row = pg.execute(
-        "SELECT watermark FROM speed_layer_progress WHERE query_name = 'window_totals'"
+        "SELECT watermark FROM speed_layer_progress WHERE query_name = 'speed_layer'"
     ).fetchone()
     return row[0] if row else None
 

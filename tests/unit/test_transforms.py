@@ -251,17 +251,61 @@ def test_users_over_quota(spark):
     ]
 
 
-def test_late_arrivals_are_those_after_window_end_plus_watermark(spark):
-    frame = events_frame(spark, [event(ts=T0), event(ts=T0 + 1)])
-    # kafka_timestamp = event time + 5 s; window [19:50, 19:55) closes at 19:55 + watermark.
-    frame = frame.withColumn(
-        "kafka_timestamp",
-        F.when(F.col("timestamp") == T0, F.col("kafka_timestamp")).otherwise(
-            F.lit(dt.datetime(2020, 9, 19, 19, 56, 1))
-        ),
+def test_provenance_marks_late_then_duplicates_then_counted(spark):
+    frame = events_frame(spark, [event(ts=T0 - 1), event(ts=T0), event(ts=T0 + 1)])
+    frame = frame.withColumn("kafka_partition", F.lit(0)).withColumn(
+        "kafka_offset", F.col("timestamp") - T0
     )
-    late = frame.transform(transforms.late_arrivals("5 minutes", 60))
-    assert [r.timestamp for r in late.collect()] == [T0 + 1]
+    duplicates = spark.createDataFrame([(0, 1)], "kafka_partition INT, kafka_offset LONG")
+    marked = frame.transform(transforms.with_provenance(T0, duplicates))
+    assert sorted((r.timestamp, r.speed_status) for r in marked.collect()) == [
+        (T0 - 1, "late"),
+        (T0, "counted"),
+        (T0 + 1, "duplicate"),
+    ]
+    first_batch = frame.transform(transforms.with_provenance(None, None))
+    assert {r.speed_status for r in first_batch.collect()} == {"counted"}
+
+
+def test_content_key_is_the_same_for_equal_events_only(spark):
+    frame = spark.createDataFrame([event(), event(), event(nbytes=101)]).transform(
+        transforms.with_content_key
+    )
+    keys = [(r.key_h1, r.key_h2) for r in frame.collect()]
+    assert keys[0] == keys[1] != keys[2]
+
+
+def test_hour_stats_split_the_difference_into_causes(spark):
+    from telemetry import batch
+
+    statuses = [
+        (event(ts=T0, nbytes=10), "counted"),
+        (event(ts=T0, nbytes=10), "duplicate"),  # a resent copy: one event, nothing missing
+        (event(ts=T0 + 1, nbytes=20), "late"),
+        (event(ts=T0 + 2, nbytes=40), None),  # landed without the speed layer
+        (event(ts=T0 + 3, nbytes=80), "counted"),
+        (event(ts=T0 + 3, nbytes=80), "counted"),  # counted twice: the speed layer is 80 over
+    ]
+    raw = spark.createDataFrame(
+        [{**e, "speed_status": s} for e, s in statuses],
+        "timestamp LONG, id STRING, antenna_id STRING, bytes LONG, app STRING, speed_status STRING",
+    )
+    stats = batch.hour_stats(batch.content_verdicts(raw).transform(transforms.with_event_time))
+    row = stats.collect()[0].asDict()
+    assert row == {
+        "timestamp": dt.datetime(2020, 9, 19, 19, 0),
+        "events": 4,
+        "duplicates": 2,
+        "late_events": 1,
+        "late_bytes": 20,
+        "unseen_events": 1,
+        "unseen_bytes": 40,
+        "duplicates_dropped": 1,
+        "overcounted_bytes": 80,
+    }
+    exact = 10 + 20 + 40 + 80
+    speed = 10 + 80 + 80
+    assert exact - speed == row["late_bytes"] + row["unseen_bytes"] - row["overcounted_bytes"]
 
 
 def test_landed_file_names_come_from_batch_id_and_spark_task():
