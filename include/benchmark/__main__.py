@@ -35,6 +35,7 @@ from pathlib import Path
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
+from benchmark import duckdb_hourly, freshness
 from simulator.bench import generation_rate
 from simulator.events import Generator, Plan
 from simulator.producer import SimulatorError, connect, send_all
@@ -247,10 +248,68 @@ def speed_layer(env: dict[str, str], work: Path, events: int, timeout: float) ->
     )
 
 
-def batch_hourly(
-    settings: config.Settings, env: dict[str, str], start: datetime, events: int, timeout: float
-) -> list[Figure]:
-    end = start + timedelta(seconds=HISTORY_SECONDS)
+def live_freshness(
+    settings: config.Settings, env: dict[str, str], work: Path, args: argparse.Namespace
+) -> freshness.Freshness:
+    """The speed layer live on a topic of its own, the sustained load and the probes."""
+    topic = create_topic(settings)
+    live_env = {**env, "LAMBDA_KAFKA_TOPIC": topic, "LAMBDA_CHECKPOINT_DIR": str(work / "live")}
+    log_path = work / "speed_layer_live.log"
+    out = log_path.open("w")
+    proc = subprocess.Popen(
+        ["bash", str(SUBMIT), "spark_apps/speed_layer.py"],
+        cwd=config.REPO_ROOT,
+        env=live_env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while "query speed_layer started" not in log_path.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise BenchmarkError(f"the live speed layer did not start; see {log_path}")
+            time.sleep(0.5)
+        return freshness.measure(
+            settings,
+            topic,
+            args.fresh_rate,
+            args.fresh_seconds,
+            args.users,
+            args.antennas,
+            warmup=min(30.0, args.fresh_seconds),
+        )
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+        out.close()
+        with contextlib.suppress(KafkaError):
+            delete_topic(settings, topic)
+
+
+def freshness_table(f: freshness.Freshness) -> str:
+    return "\n".join(
+        [
+            f"freshness, produce -> window total visible in bytes, speed layer live "
+            f"(trigger {os.environ.get('LAMBDA_TRIGGER', '1 second')}):",
+            f"  load {f.target_rate:,.0f} events/s asked, {f.achieved_rate:,.0f} sent, "
+            f"{f.seconds:.0f} s with the warm-up; probes seen {f.probes_seen} of "
+            f"{f.probes_sent} (sent after the warm-up)",
+            f"  p50 {f.p50:.2f} s   p95 {f.p95:.2f} s   max {f.max:.2f} s",
+        ]
+    )
+
+
+def run_batch_job(
+    env: dict[str, str], start: datetime, end: datetime, timeout: float
+) -> tuple[float, float]:
+    """spark-submit the hourly batch job for [start, end): (wall seconds, seconds after the
+    Spark session was ready, from its own log)."""
     t0 = time.perf_counter()
     proc = submit(
         "spark_apps/batch_hourly.py",
@@ -261,6 +320,16 @@ def batch_hourly(
     wall = time.perf_counter() - t0
     done = re.search(r"done in ([\d.]+) s", proc.stdout)
     ready = re.search(r"Spark session ready in ([\d.]+) s", proc.stdout)
+    if not (done and ready):
+        raise BenchmarkError(f"no timing lines in the hourly batch job's output:\n{proc.stdout}")
+    return wall, float(done.group(1)) - float(ready.group(1))
+
+
+def batch_hourly(
+    settings: config.Settings, env: dict[str, str], start: datetime, events: int, timeout: float
+) -> list[Figure]:
+    end = start + timedelta(seconds=HISTORY_SECONDS)
+    wall, compute = run_batch_job(env, start, end, timeout)
     with postgres.connect(settings.as_role("reader")) as conn:
         counted = conn.execute(
             "SELECT coalesce(sum(events), 0) FROM batch_hourly_stats "
@@ -269,9 +338,6 @@ def batch_hourly(
         ).fetchone()[0]
     if counted != events:
         raise BenchmarkError(f"the hourly batch job counted {counted} events, expected {events}")
-    if not (done and ready):
-        raise BenchmarkError(f"no timing lines in the hourly batch job's output:\n{proc.stdout}")
-    compute = float(done.group(1)) - float(ready.group(1))
     return [
         Figure("batch_wall", "hourly batch job, spark-submit to exit", events, wall, "speed_layer"),
         Figure(
@@ -282,6 +348,68 @@ def batch_hourly(
             "speed_layer",
         ),
     ]
+
+
+def batch_against_duckdb(
+    settings: config.Settings, env: dict[str, str], work: Path, args: argparse.Namespace
+) -> list[Figure]:
+    """The hourly batch job against DuckDB on one hour of N/4, N/2 and N events (N =
+    --batch-events; --batch-steps 1: N only), each in an hour of its own: the same files, the
+    same totals (checked), and how the cost grows with the size."""
+    root = work / "big_raw"
+    big_env = {**env, "LAMBDA_RAW_DIR": str(root)}
+    now = int(time.time())
+    first = now - now % 3600 - 48 * 3600  # far from the backlog's hours
+    with postgres.connect(settings) as conn:
+        emails = dict(conn.execute("SELECT id, email FROM user_metadata").fetchall())
+    n = args.batch_events
+    sizes = [n // 4, n // 2, n][-args.batch_steps :]
+    timeout = max(600.0, n / 5000)
+    log(f"hours of {', '.join(f'{s:,}' for s in sizes)} events: landing them (spark-submit)")
+    submit(
+        "include/benchmark/big_hour.py",
+        [str(root), str(first), str(args.users), str(args.antennas), *map(str, sizes)],
+        big_env,
+        timeout * len(sizes),
+    )
+    figures = []
+    for i, size in enumerate(sizes):
+        hour = datetime.fromtimestamp(first + i * 3600, UTC)
+        log(f"the {size:,}-event hour: batch job, then DuckDB")
+        _, compute = run_batch_job(
+            big_env, hour, hour + timedelta(hours=1), max(600.0, size / 5000)
+        )
+        duck_seconds, duck = duckdb_hourly.hourly_totals(
+            str(root), hour, emails, threads=os.cpu_count() or 2
+        )
+        with postgres.connect(settings.as_role("reader")) as conn:
+            spark = {
+                (t, k): v
+                for t, k, v in conn.execute(
+                    "SELECT type, id, value FROM bytes_hourly WHERE timestamp = %s",
+                    (hour.replace(tzinfo=None),),
+                ).fetchall()
+            }
+        if spark != duck:
+            differ = sorted(k for k in spark.keys() | duck.keys() if spark.get(k) != duck.get(k))
+            raise BenchmarkError(
+                f"the batch job and DuckDB disagree on {len(differ)} totals of the "
+                f"{size:,}-event hour, e.g. {differ[:3]}"
+            )
+        figures.append(
+            Figure(f"duckdb_{i}", f"DuckDB hourly totals, {size:,}-event hour", size, duck_seconds)
+        )
+        figures.append(
+            Figure(
+                f"batch_{i}",
+                f"hourly batch job after start-up, {size:,}-event hour",
+                size,
+                compute,
+                f"duckdb_{i}",
+            )
+        )
+    shutil.rmtree(root, ignore_errors=True)
+    return figures
 
 
 def table(figures: list[Figure]) -> str:
@@ -311,6 +439,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--events", type=int, default=500_000, help="backlog size (default 500000)")
     p.add_argument("--users", type=int, default=1000)
     p.add_argument("--antennas", type=int, default=50)
+    p.add_argument(
+        "--fresh-rate", type=float, default=20_000, help="live load for freshness (events/s)"
+    )
+    p.add_argument(
+        "--fresh-seconds", type=float, default=180, help="how long the live load runs (0: skip)"
+    )
+    p.add_argument(
+        "--batch-events",
+        type=int,
+        default=10_000_000,
+        help="largest hour for the batch job against DuckDB (also N/4, N/2; 0: skip)",
+    )
+    p.add_argument(
+        "--batch-steps",
+        type=int,
+        choices=(1, 2, 3),
+        default=3,
+        help="how many of the sizes N/4, N/2, N to run, largest first kept (default 3)",
+    )
     p.add_argument("--json", help="also write the figures to this file")
     p.add_argument("--keep", action="store_true", help="keep the topic and the Parquet output")
     args = p.parse_args(argv)
@@ -345,6 +492,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     spark_timeout = max(300.0, args.events / 2000)
     log(f"{args.events:,} events, topic {topic}, {os.cpu_count()} cores, work folder {work}")
     figures: list[Figure] = []
+    fresh: freshness.Freshness | None = None
     try:
         n_gen = min(args.events, 300_000)
         log(f"message generation alone ({n_gen:,} events)")
@@ -366,6 +514,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         figures += batch_hourly(
             settings, env, datetime.fromtimestamp(start, UTC), args.events, spark_timeout
         )
+        if args.batch_events > 0:
+            figures += batch_against_duckdb(settings, env, work, args)
+        if args.fresh_seconds > 0:
+            log(f"freshness: {args.fresh_rate:,.0f} events/s for {args.fresh_seconds:.0f} s live")
+            fresh = live_freshness(settings, env, work, args)
     finally:
         if not args.keep:
             with contextlib.suppress(KafkaError):  # never hide the error that got us here
@@ -373,8 +526,13 @@ def run(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work / "raw", ignore_errors=True)
             shutil.rmtree(work / "checkpoints", ignore_errors=True)
     print(table(figures), flush=True)
+    if fresh is not None:
+        print(freshness_table(fresh), flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps([asdict(f) | {"rate": f.rate} for f in figures]))
+        document = [asdict(f) | {"rate": f.rate} for f in figures]
+        if fresh is not None:
+            document.append({"key": "freshness", **asdict(fresh)})
+        Path(args.json).write_text(json.dumps(document))
     return 0
 
 

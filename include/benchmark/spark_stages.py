@@ -25,7 +25,7 @@ import psycopg
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from speed_layer import OnePassWriter, read_kafka
+from speed_layer import OnePassWriter, parsed_records, read_kafka
 from telemetry import config, transforms
 from telemetry.schema import METRIC_KEYS, PARTITION_COLUMNS, RAW_COLUMNS, ValidationRules
 from telemetry.session import get_session
@@ -113,7 +113,7 @@ def seed_design(spark: SparkSession, settings: config.Settings, scratch) -> list
 def one_pass(spark: SparkSession, settings: config.Settings, scratch) -> list:
     local = dataclasses.replace(settings, raw_dir=scratch / "one_pass_raw")
     return [
-        read_kafka(spark, settings)
+        parsed_records(spark, settings)
         .writeStream.queryName("one_pass")
         .foreachBatch(OnePassWriter(spark, local))
         .option("checkpointLocation", str(scratch / "one_pass_checkpoint"))

@@ -28,4 +28,7 @@ trap cleanup EXIT
 "$S/airflow.sh" start
 airflow_env
 log "chaos run: ${LAMBDA_CHAOS_SECONDS}s at ${LAMBDA_CHAOS_RATE} records/s, seed ${LAMBDA_CHAOS_SEED:-1}"
-cd "$REPO" && "$VENV_SPARK/bin/python" -m pytest tests/chaos -s "$@"
+cd "$REPO"
+log "single long faults: a PostgreSQL restart and a kill -9 mid-stream, each on its own"
+"$VENV_SPARK/bin/python" -m pytest tests/integration -m fault "$@"
+"$VENV_SPARK/bin/python" -m pytest tests/chaos -s "$@"

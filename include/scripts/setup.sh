@@ -24,17 +24,19 @@ stamp_write() {
   cat "$@" | sha256sum | cut -c1-16 > "$LAMBDA_TOOLS_DIR/stamps/$name"
 }
 
+# make_venv VENV REQUIREMENTS CONSTRAINTS [MORE_REQUIREMENTS...]
 make_venv() {
-  local venv="$1" reqs="$2" constraints="$3" name; name="venv-$(basename "$venv")"
-  if [ -x "$venv/bin/python" ] && stamp_ok "$name" "$reqs" "$constraints"; then return 0; fi
-  log "installing Python environment $venv (from $reqs)"
+  local venv="$1" reqs="$2" constraints="$3" name; name="venv-$(basename "$venv")"; shift 3
+  local more=() r; for r in "$@"; do more+=(-r "$r"); done
+  if [ -x "$venv/bin/python" ] && stamp_ok "$name" "$reqs" "$constraints" "$@"; then return 0; fi
+  log "installing Python environment $venv (from $reqs $*)"
   [ -x "$venv/bin/python" ] || "$PYTHON_BOOT" -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q -r "$reqs" -c "$constraints"
+  "$venv/bin/python" -m pip install -q -r "$reqs" "${more[@]}" -c "$constraints"
   # The project's packages (telemetry, simulator) are importable without installing them.
   local site; site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
   printf '%s\n%s\n' "$REPO/spark_apps" "$REPO/include" > "$site/lambda_telemetry.pth"
-  stamp_write "$name" "$reqs" "$constraints"
+  stamp_write "$name" "$reqs" "$constraints" "$@"
 }
 
 fetch_jars() {
@@ -60,7 +62,9 @@ install_postgres() {
 
 what="${1:-all}"
 case "$what" in
-  spark|all) make_venv "$VENV_SPARK" "$REPO/requirements/spark.txt" "$REPO/requirements/spark-constraints.txt" ;;&
+  # The developer's Spark environment also has the benchmark's tools (requirements/bench.txt);
+  # the images install requirements/spark.txt only.
+  spark|all) make_venv "$VENV_SPARK" "$REPO/requirements/spark.txt" "$REPO/requirements/spark-constraints.txt" "$REPO/requirements/bench.txt" ;;&
   airflow|all) make_venv "$VENV_AIRFLOW" "$REPO/requirements/airflow.txt" "$REPO/requirements/airflow-constraints.txt" ;;&
   jars|all)
     fetch_jars kafka

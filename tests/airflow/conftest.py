@@ -71,7 +71,10 @@ def event(
     antenna: str = "00000000-0000-0000-0000-100000000001",
     arrival_delay_s: int = 5,
     offset: int = 0,
+    speed_status: str | None = None,
 ) -> dict:
+    """An event as landed; ``speed_status``: what the speed layer did with it (None: it never
+    saw it, as for history landed directly)."""
     epoch = int(ts.replace(tzinfo=dt.UTC).timestamp())
     return {
         "timestamp": epoch,
@@ -82,6 +85,7 @@ def event(
         "kafka_partition": 0,
         "kafka_offset": offset,
         "kafka_timestamp": epoch + arrival_delay_s,
+        "speed_status": speed_status,
     }
 
 
@@ -100,14 +104,16 @@ def snapshot(pg, start: dt.datetime, end: dt.datetime) -> dict[str, list[tuple]]
         "user_quota_limit": table(pg, f"SELECT * FROM user_quota_limit {where}", *rng),
         "stats": table(
             pg,
-            f"SELECT timestamp, events, duplicates, late_events FROM batch_hourly_stats {where}",
+            "SELECT timestamp, events, duplicates, late_events, late_bytes, unseen_events,"
+            f" unseen_bytes, duplicates_dropped, overcounted_bytes FROM batch_hourly_stats {where}",
             *rng,
         ),
         "serving": table(pg, f"SELECT * FROM serving_bytes_hourly {where}", *rng),
         "reconciliation": table(
             pg,
             "SELECT timestamp, type, speed_total, batch_total, difference,"
-            f" late_events, quarantined_events FROM reconciliation {where}",
+            " late_events, quarantined_events, late_bytes, unseen_bytes, overcounted_bytes,"
+            f" unexplained FROM reconciliation {where}",
             *rng,
         ),
     }

@@ -83,6 +83,7 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.fault
 def test_postgres_restart_is_waited_out(settings, topic, producer, speed_layer):
     now = int(time.time())
     start = now - now % 300

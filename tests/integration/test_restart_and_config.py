@@ -17,6 +17,7 @@ from .test_speed_layer import bytes_table, expected_windows, hour_start, read_ra
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.fault
 def test_sigkill_mid_stream_then_restart_keeps_totals_exact(
     pg, topic, producer, speed_layer, speed_layer_env, spark
 ):

@@ -3,7 +3,8 @@
 Run with the Spark side's Python (the Airflow-side tests have no full pyspark):
     python tests/support/land_events.py ROOT BATCH_ID < events.jsonl
 Each input line: {"timestamp", "id", "antenna_id", "bytes", "app", "kafka_partition",
-"kafka_offset", "kafka_timestamp" (epoch seconds)}.
+"kafka_offset", "kafka_timestamp" (epoch seconds), "speed_status" (optional: counted, late,
+duplicate; absent or null: landed without the speed layer)}.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from telemetry import raw_store, transforms
 
 SCHEMA = (
     "timestamp long, id string, antenna_id string, bytes long, app string,"
-    " kafka_partition int, kafka_offset long, kafka_timestamp long"
+    " kafka_partition int, kafka_offset long, kafka_timestamp long, speed_status string"
 )
 
 

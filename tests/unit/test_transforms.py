@@ -76,58 +76,68 @@ def test_valid_event_parses_with_types(spark):
     assert (row.kafka_topic, row.kafka_partition, row.kafka_offset) == ("devices", 0, 0)
 
 
+BAD_RECORDS = [
+    ("not json at all", "not_json"),
+    ("[1, 2, 3]", "not_json"),
+    ({k: v for k, v in event().items() if k != "bytes"}, "missing_field:bytes"),
+    ({**event(), "app": None}, "missing_field:app"),
+    ({**event(), "bytes": "9082"}, "wrong_type:bytes"),
+    ({**event(), "timestamp": 1.5e9}, "wrong_type:timestamp"),
+    ({**event(), "id": 7}, "wrong_type:id"),
+    ({**event(), "app": ["SKYPE"]}, "wrong_type:app"),
+    ({**event(), "antenna_id": {"a": 1}}, "wrong_type:antenna_id"),
+    (event(nbytes=-1), "negative_bytes"),
+    (event(ts=12), "absurd_timestamp"),
+    (event(ts=4_000_000_000), "future_timestamp"),
+    (event(ts=KAFKA_EPOCH + 301), "future_timestamp"),  # a device clock 5 minutes ahead
+    (event(ts=KAFKA_EPOCH + 23 * 3600), "future_timestamp"),
+    (event(user="bob"), "invalid_uuid:id"),
+    (event(antenna="x"), "invalid_uuid:antenna_id"),
+    (event(app="  "), "empty_app"),
+    (event(nbytes=10**12 + 1), "bytes_too_large"),
+    (event(nbytes=2**63 - 1), "bytes_too_large"),
+    (event(app="A" * 65), "app_too_long"),
+    (event(app="x\u0000"), "control_character:app"),  # NUL breaks PostgreSQL text
+    (event(app="tab\tbed"), "control_character:app"),
+    (None, "empty_payload"),
+    ("", "empty_payload"),
+    (b"\x00\x01\x02 binary", "not_json"),
+    (b'{"app": "\xff\xfe"}', "invalid_utf8"),
+    ("x" * 5000, "payload_too_large"),
+    ("{'timestamp': 1}", "not_json"),  # single quotes are not JSON
+    ('{"timestamp": NaN}', "not_json"),
+    ('{"timestamp": 1, "timestamp": 2}', "duplicate_key"),
+    # Found by the fuzz tests (test_fuzz_validation), each accepted before:
+    (json.dumps(event()) + " x", "not_json"),  # trailing garbage
+    (json.dumps(event()) + "]", "not_json"),
+    (json.dumps(event()) + ',"x"]', "not_json"),
+    (json.dumps(event()) * 2, "not_json"),
+    ("[" + json.dumps(event()) + "]", "not_json"),
+    ("\ufeff" + json.dumps(event()), "not_json"),  # a BOM is not JSON text
+    (json.dumps(event())[:-1] + ', "bytes": [1]}', "duplicate_key"),  # Spark kept 100
+    (json.dumps(event())[:-1] + ', "\\u0061pp": "X"}', "duplicate_key"),  # escaped name
+    (json.dumps(event()).replace("SKYPE", "\\ud800"), "invalid_utf8"),  # lone surrogate
+    (json.dumps(event()).replace("SKYPE", "\\udc00\\ud800"), "invalid_utf8"),
+    (event(app="\u00a0\u3000"), "empty_app"),  # Unicode spaces only
+    (event(user=USER + "\n"), "invalid_uuid:id"),  # Java's $ matched before the newline
+    (json.dumps(event()).replace('"SKYPE"', "-1e400"), "wrong_type:app"),  # '"-Infinity"'
+    (json.dumps(event())[:-1] + ', "x": ' + "[" * 999 + "]" * 999 + "}", "not_json"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_record_reasons(spark) -> list:
+    """Every BAD_RECORDS payload parsed in one Spark job (one job per case took a second each)."""
+    return reasons(spark, [payload for payload, _ in BAD_RECORDS])
+
+
 @pytest.mark.parametrize(
-    ("payload", "reason"),
-    [
-        ("not json at all", "not_json"),
-        ("[1, 2, 3]", "not_json"),
-        ({k: v for k, v in event().items() if k != "bytes"}, "missing_field:bytes"),
-        ({**event(), "app": None}, "missing_field:app"),
-        ({**event(), "bytes": "9082"}, "wrong_type:bytes"),
-        ({**event(), "timestamp": 1.5e9}, "wrong_type:timestamp"),
-        ({**event(), "id": 7}, "wrong_type:id"),
-        ({**event(), "app": ["SKYPE"]}, "wrong_type:app"),
-        ({**event(), "antenna_id": {"a": 1}}, "wrong_type:antenna_id"),
-        (event(nbytes=-1), "negative_bytes"),
-        (event(ts=12), "absurd_timestamp"),
-        (event(ts=4_000_000_000), "future_timestamp"),
-        (event(ts=KAFKA_EPOCH + 301), "future_timestamp"),  # a device clock 5 minutes ahead
-        (event(ts=KAFKA_EPOCH + 23 * 3600), "future_timestamp"),
-        (event(user="bob"), "invalid_uuid:id"),
-        (event(antenna="x"), "invalid_uuid:antenna_id"),
-        (event(app="  "), "empty_app"),
-        (event(nbytes=10**12 + 1), "bytes_too_large"),
-        (event(nbytes=2**63 - 1), "bytes_too_large"),
-        (event(app="A" * 65), "app_too_long"),
-        (event(app="x\u0000"), "control_character:app"),  # NUL breaks PostgreSQL text
-        (event(app="tab\tbed"), "control_character:app"),
-        (None, "empty_payload"),
-        ("", "empty_payload"),
-        (b"\x00\x01\x02 binary", "not_json"),
-        (b'{"app": "\xff\xfe"}', "invalid_utf8"),
-        ("x" * 5000, "payload_too_large"),
-        ("{'timestamp': 1}", "not_json"),  # single quotes are not JSON
-        ('{"timestamp": NaN}', "not_json"),
-        ('{"timestamp": 1, "timestamp": 2}', "duplicate_key"),
-        # Found by the fuzz tests (test_fuzz_validation), each accepted before:
-        (json.dumps(event()) + " x", "not_json"),  # trailing garbage
-        (json.dumps(event()) + "]", "not_json"),
-        (json.dumps(event()) + ',"x"]', "not_json"),
-        (json.dumps(event()) * 2, "not_json"),
-        ("[" + json.dumps(event()) + "]", "not_json"),
-        ("\ufeff" + json.dumps(event()), "not_json"),  # a BOM is not JSON text
-        (json.dumps(event())[:-1] + ', "bytes": [1]}', "duplicate_key"),  # Spark kept 100
-        (json.dumps(event())[:-1] + ', "\\u0061pp": "X"}', "duplicate_key"),  # escaped name
-        (json.dumps(event()).replace("SKYPE", "\\ud800"), "invalid_utf8"),  # lone surrogate
-        (json.dumps(event()).replace("SKYPE", "\\udc00\\ud800"), "invalid_utf8"),
-        (event(app="\u00a0\u3000"), "empty_app"),  # Unicode spaces only
-        (event(user=USER + "\n"), "invalid_uuid:id"),  # Java's $ matched before the newline
-        (json.dumps(event()).replace('"SKYPE"', "-1e400"), "wrong_type:app"),  # '"-Infinity"'
-        (json.dumps(event())[:-1] + ', "x": ' + "[" * 999 + "]" * 999 + "}", "not_json"),
-    ],
+    ("index", "reason"),
+    [(i, reason) for i, (_, reason) in enumerate(BAD_RECORDS)],
+    ids=[f"{i}-{reason}" for i, (_, reason) in enumerate(BAD_RECORDS)],
 )
-def test_each_bad_record_gets_its_reason(spark, payload, reason):
-    assert reasons(spark, [payload]) == [reason]
+def test_each_bad_record_gets_its_reason(bad_record_reasons, index, reason):
+    assert bad_record_reasons[index] == reason, BAD_RECORDS[index][0]
 
 
 def test_limits_are_inclusive(spark):
