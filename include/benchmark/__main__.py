@@ -146,6 +146,11 @@ def prepare_seed_table(settings: config.Settings) -> None:
         conn.execute(f'GRANT INSERT ON {SEED_TABLE} TO "{speed}"')
 
 
+def drop_seed_table(settings: config.Settings) -> None:
+    with postgres.connect(settings) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {SEED_TABLE}")
+
+
 def forget_topic(settings: config.Settings, topic: str) -> None:
     """What the one-pass stage applied for the backlog's topic: gone, so the speed layer run
     after it counts the backlog again (the benchmark's own database)."""
@@ -525,6 +530,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                 delete_topic(settings, topic)
             shutil.rmtree(work / "raw", ignore_errors=True)
             shutil.rmtree(work / "checkpoints", ignore_errors=True)
+        drop_seed_table(settings)  # a scratch table: no role keeps a grant on it
     print(table(figures), flush=True)
     if fresh is not None:
         print(freshness_table(fresh), flush=True)
