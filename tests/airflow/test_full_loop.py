@@ -57,7 +57,36 @@ def expected_from_truth(truth: Path, emails: dict[str, str], hours: list[dt.date
     return totals, usage
 
 
-def test_simulator_to_serving_view_equals_ground_truth(settings, pg, tmp_path):
+def history_event(timestamp: int, nbytes: int) -> dict:
+    return {
+        "timestamp": timestamp,
+        "id": "00000000-0000-0000-0000-000000000001",
+        "antenna_id": "00000000-0000-0000-0000-100000000001",
+        "bytes": nbytes,
+        "app": "SKYPE",
+    }
+
+
+def send(settings, topic: str, events: list[dict]) -> None:
+    """Send events with the Spark side's kafka-python (the Airflow side has none)."""
+    code = (
+        "import json, sys\n"
+        "from kafka import KafkaProducer\n"
+        "p = KafkaProducer(bootstrap_servers=sys.argv[1], acks='all')\n"
+        "for line in sys.stdin: p.send(sys.argv[2], line.strip().encode())\n"
+        "p.flush(); p.close()\n"
+    )
+    subprocess.run(
+        [spark_python(settings), "-c", code, settings.kafka_bootstrap, topic],
+        input="\n".join(json.dumps(e) for e in events),
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def test_simulator_to_serving_view_equals_ground_truth(settings, pg, land, tmp_path):
     # The speed layer adds to window rows: rows earlier test sessions left in this database for
     # the same windows would be counted with this run's (one speed layer per topic in use).
     pg.execute("TRUNCATE bytes, speed_layer_progress")
@@ -125,16 +154,35 @@ def test_simulator_to_serving_view_equals_ground_truth(settings, pg, tmp_path):
             240,
             f"the speed layer to land all {sent} messages",
         )
+        # The replayed hours, from what was sent (on-time events start at the first one).
+        first = min(
+            json.loads(json.loads(line)["payload"])["timestamp"]
+            for line in truth.read_text().splitlines()
+            if json.loads(line)["kind"] == "valid"
+        )
+        # Events of the first hour sent now, hours behind the watermark: dropped as late.
+        in_first_hour = first - first % 3600 + 60
+        late = [history_event(in_first_hour + i, 10**9 + i) for i in range(5)]
+        send(settings, topic, late)
+        wait_until(
+            lambda: speed.poll() is None and committed_offsets(checkpoint) == sent + len(late),
+            120,
+            "the speed layer to judge the late events",
+        )
     finally:
         os.killpg(speed.pid, signal.SIGTERM)
         speed.wait(120)
-
-    # The replayed hours, from what was sent (on-time events start at the first one).
-    first = min(
-        json.loads(json.loads(line)["payload"])["timestamp"]
-        for line in truth.read_text().splitlines()
-        if json.loads(line)["kind"] == "valid"
+    # History the speed layer never saw: landed in Parquet directly, as a backfill of old data.
+    unseen = [history_event(in_first_hour + 60 + i, 2 * 10**9 + i) for i in range(3)]
+    land(
+        [
+            {**e, "kafka_partition": 0, "kafka_offset": 10**9 + i, "kafka_timestamp": first}
+            for i, e in enumerate(unseen)
+        ]
     )
+    with truth.open("a") as out:
+        for e in late + unseen:
+            out.write(json.dumps({"kind": "valid", "payload": json.dumps(e)}) + "\n")
     first_hour = dt.datetime.fromtimestamp(first - first % 3600, dt.UTC).replace(tzinfo=None)
     hours = [first_hour + i * HOUR for i in range(CHECKED_HOURS)]
     for hour in hours:
@@ -174,18 +222,22 @@ def test_simulator_to_serving_view_equals_ground_truth(settings, pg, tmp_path):
         if type_ == "app_bytes_total":
             by_hour[hour] += value
     assert recon == [(h, by_hour[h], True) for h in hours]
-    # A replay of history with late events and producer retries: the speed layer's difference
-    # from the exact figure is explained, per hour and type, by what it dropped.
+    # A replay of history with producer retries, events sent hours late and history landed
+    # without the speed layer: the speed layer's difference from the exact figure is
+    # explained, per hour and type, by what it dropped or never saw.
     causes = table(
         pg,
-        "SELECT difference, late_bytes, unseen_bytes, overcounted_bytes, unexplained,"
-        " late_events, duplicates_dropped FROM reconciliation WHERE timestamp >= %s"
-        " AND timestamp < %s",
+        "SELECT timestamp, difference, late_bytes, unseen_bytes, overcounted_bytes,"
+        " unexplained, late_events, unseen_events, duplicates_dropped FROM reconciliation"
+        " WHERE timestamp >= %s AND timestamp < %s",
         hours[0],
         hours[-1] + HOUR,
     )
     assert len(causes) == 3 * len(hours)
-    for difference, late_bytes, unseen_bytes, overcounted, unexplained, _, _ in causes:
+    for _, difference, late_bytes, unseen_bytes, overcounted, unexplained, *_ in causes:
         assert (difference, unexplained) == (late_bytes + unseen_bytes - overcounted, 0)
-    assert sum(c[5] for c in causes) > 0, "the run had events dropped as late"
-    assert sum(c[6] for c in causes) > 0, "the run had producer retries dropped as duplicates"
+    for row in causes[:3]:  # the first hour, one row per type
+        assert row[0] == first_hour
+        assert row[6] >= len(late) and row[2] >= sum(e["bytes"] for e in late)
+        assert (row[7], row[3]) == (len(unseen), sum(e["bytes"] for e in unseen))
+    assert sum(c[8] for c in causes) > 0, "the run had producer retries dropped as duplicates"
