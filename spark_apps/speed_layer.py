@@ -14,17 +14,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
 from telemetry import config, postgres, preflight, raw_store, speed_state, transforms
-from telemetry.schema import EVENT_FIELDS, WINDOW_TOTAL_COLUMNS, ValidationRules
+from telemetry.schema import WINDOW_TOTAL_COLUMNS, ValidationRules
 from telemetry.session import get_session
-
-BatchWriter = Callable[[DataFrame, int], None]
 
 
 def read_kafka(spark: SparkSession, settings: config.Settings) -> DataFrame:
@@ -166,8 +163,7 @@ class OnePassWriter:
                 verdict.duplicates, "kafka_partition INT, kafka_offset LONG"
             )
         events = (
-            parsed.where(valid)
-            .select(*EVENT_FIELDS, *transforms.KAFKA_COLUMNS)
+            parsed.transform(transforms.valid_events)
             .transform(transforms.with_provenance(verdict.watermark, duplicates))
             .transform(transforms.with_event_time)
         )

@@ -216,6 +216,18 @@ class SpeedLayerWatch:
         self.done.set()  # the process ended
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM a spark-submitted app (the launcher forwards it to the driver); SIGKILL its
+    process group if it has not stopped within a minute."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+
+
 def speed_layer(env: dict[str, str], work: Path, events: int, timeout: float) -> Figure:
     log_path = work / "speed_layer.log"
     proc = subprocess.Popen(
@@ -231,13 +243,7 @@ def speed_layer(env: dict[str, str], work: Path, events: int, timeout: float) ->
     try:
         finished = watch.done.wait(timeout)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # the launcher forwards it to the driver
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(30)
+        stop(proc)
     if watch.t_done is None or watch.t_started is None:
         why = "timed out" if not finished else f"exited with {proc.returncode}"
         raise BenchmarkError(
@@ -285,13 +291,7 @@ def live_freshness(
             warmup=min(30.0, args.fresh_seconds),
         )
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(30)
+        stop(proc)
         out.close()
         with contextlib.suppress(KafkaError):
             delete_topic(settings, topic)
