@@ -34,11 +34,11 @@ log "lint: ruff"
 rc=0
 log "tests on the Spark side (unit + integration with Kafka, PostgreSQL, spark-submit)"
 # Single long faults (-m fault) run in make chaos; the chaos phase below has each kind.
-(cd "$REPO" && "$VENV_SPARK/bin/python" -m pytest tests/unit tests/integration -m "not fault" "$@") || rc=$?
+(cd "$REPO" && "$VENV_SPARK/bin/python" -m pytest tests/unit tests/integration -m "not fault" --durations=20 "$@") || rc=$?
 log "tests on the Airflow side (DAG integrity, DAG runs that spark-submit, backfills)"
 "$S/airflow.sh" start
 airflow_env
-(cd "$REPO" && "$VENV_AIRFLOW/bin/python" -m pytest tests/airflow "$@") || rc=$?
+(cd "$REPO" && "$VENV_AIRFLOW/bin/python" -m pytest tests/airflow --durations=20 "$@") || rc=$?
 log "chaos: a short run with every fault kind once (make chaos runs the long one)"
 (cd "$REPO" && LAMBDA_CHAOS_SECONDS="${LAMBDA_CHAOS_SECONDS:-90}" \
   "$VENV_SPARK/bin/python" -m pytest tests/chaos -s "$@") || rc=$?
