@@ -60,11 +60,38 @@ install_postgres() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q postgresql postgresql-client
 }
 
+# A class-data-sharing archive of the Spark driver's classes (include/jvm/cds_training.py,
+# used by telemetry/submit_args.py): each spark-submit starts seconds faster. Written once,
+# again when pyspark, the JDK or the training run change. Optional: a failure only warns.
+spark_cds() {
+  local dir="$LAMBDA_TOOLS_DIR/jvm" training="$REPO/include/jvm/cds_training.py"
+  local archive="$dir/spark-cds.jsa" jdk="$dir/jdk-version" logfile="$dir/cds-training.log"
+  mkdir -p "$dir"
+  java -version 2>&1 | head -2 > "$jdk"
+  local inputs=("$REPO/requirements/spark-constraints.txt" "$training" "$jdk")
+  if [ -f "$archive" ] && stamp_ok spark-cds "${inputs[@]}"; then return 0; fi
+  log "recording the Spark driver's classes for a faster start (class-data sharing, once)"
+  rm -rf "$archive" "$dir/cds-work"
+  if ( eval "$("$VENV_SPARK/bin/python" -m telemetry.submit_args spark-env)"
+       "$VENV_SPARK/bin/spark-submit" --master "local[2]" --conf spark.ui.enabled=false \
+         --driver-java-options "-XX:ArchiveClassesAtExit=$archive" "$training" "$dir/cds-work"
+     ) >"$logfile" 2>&1 && [ -s "$archive" ]; then
+    stamp_write spark-cds "${inputs[@]}"
+  else
+    rm -f "$archive"
+    log "warning: no class-data-sharing archive (see $logfile); Spark starts without it"
+  fi
+  rm -rf "$dir/cds-work"
+}
+
 what="${1:-all}"
 case "$what" in
   # The developer's Spark environment also has the benchmark's tools (requirements/bench.txt);
   # the images install requirements/spark.txt only.
-  spark|all) make_venv "$VENV_SPARK" "$REPO/requirements/spark.txt" "$REPO/requirements/spark-constraints.txt" "$REPO/requirements/bench.txt" ;;&
+  spark|all)
+    make_venv "$VENV_SPARK" "$REPO/requirements/spark.txt" "$REPO/requirements/spark-constraints.txt" "$REPO/requirements/bench.txt"
+    spark_cds
+    ;;&
   airflow|all) make_venv "$VENV_AIRFLOW" "$REPO/requirements/airflow.txt" "$REPO/requirements/airflow-constraints.txt" ;;&
   jars|all)
     fetch_jars kafka

@@ -62,16 +62,28 @@ def recompute_hours(
     spark: SparkSession, settings: config.Settings, start: dt.datetime, end: dt.datetime
 ) -> dict[str, int]:
     """Exact figures for the hours in [start, end), replacing that slice in PostgreSQL."""
+    began = time.monotonic()
     raw = raw_store.read_hours(spark, str(settings.raw_dir), start, end)
     result = batch.hourly(raw, read_users(spark, settings))
+    steps = {"plan": time.monotonic() - began}
     totals = result.totals.select(transforms.utc_wallclock("timestamp"), "id", "value", "type")
     over_quota = result.over_quota.select(
         "email", "usage", "quota", transforms.utc_wallclock("timestamp")
     )
     stats = result.stats.select(transforms.utc_wallclock("timestamp"), *STATS_COLUMNS)
-    return postgres.replace_hours(
-        settings, start, end, totals.collect(), over_quota.collect(), stats.collect()
+    rows = {}
+    for name, frame in (("totals", totals), ("over_quota", over_quota), ("stats", stats)):
+        began = time.monotonic()
+        rows[name] = frame.collect()
+        steps[name] = time.monotonic() - began
+    began = time.monotonic()
+    summary = postgres.replace_hours(
+        settings, start, end, rows["totals"], rows["over_quota"], rows["stats"]
     )
+    steps["postgres"] = time.monotonic() - began
+    # Where a run's time goes (the first Spark job also pays the JVM's warm-up).
+    print("[batch] steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in steps.items()), flush=True)
+    return summary
 
 
 def run(name: str, parser: argparse.ArgumentParser, job) -> int:

@@ -24,15 +24,24 @@ def jars(settings: config.Settings) -> str:
     return ",".join(sorted(str(p) for p in (settings.jars_dir / "spark").glob("*.jar")))
 
 
+def cds_archive(settings: config.Settings) -> Path:
+    """The driver's class-data-sharing archive, written by setup.sh (cds_training.py)."""
+    return settings.tools_dir / "jvm" / "spark-cds.jsa"
+
+
 def confs(settings: config.Settings) -> dict[str, str]:
     python = spark_python(settings)
-    return {
+    result = {
         "spark.pyspark.python": python,
         "spark.pyspark.driver.python": python,
         "spark.driver.memory": os.environ.get("LAMBDA_SPARK_DRIVER_MEMORY", "1g"),
         "spark.ui.enabled": os.environ.get("LAMBDA_SPARK_UI", "false"),
         "spark.sql.session.timeZone": "UTC",
     }
+    archive = cds_archive(settings)
+    if archive.is_file():  # absent in the images and before set-up: the JVM loads classes itself
+        result["spark.driver.extraJavaOptions"] = f"-XX:SharedArchiveFile={archive}"
+    return result
 
 
 def py_files(settings: config.Settings) -> str:
