@@ -24,15 +24,28 @@ stamp_write() {
   cat "$@" | sha256sum | cut -c1-16 > "$LAMBDA_TOOLS_DIR/stamps/$name"
 }
 
+# uv installs the Python environments: Airflow's ~150 pinned packages in 5 s where pip took
+# 70 s here. It lives in a small environment of its own, made with pip.
+UV_VERSION=0.13.8
+UV="$LAMBDA_TOOLS_DIR/venv/uv/bin/uv"
+ensure_uv() {
+  [ -x "$UV" ] && [ "$("$UV" --version 2>/dev/null | cut -d' ' -f2)" = "$UV_VERSION" ] && return 0
+  log "installing uv $UV_VERSION (it installs the Python environments)"
+  "$PYTHON_BOOT" -m venv "$LAMBDA_TOOLS_DIR/venv/uv"
+  "$LAMBDA_TOOLS_DIR/venv/uv/bin/python" -m pip install -q "uv==$UV_VERSION"
+}
+
 # make_venv VENV REQUIREMENTS CONSTRAINTS [MORE_REQUIREMENTS...]
 make_venv() {
   local venv="$1" reqs="$2" constraints="$3" name; name="venv-$(basename "$venv")"; shift 3
   local more=() r; for r in "$@"; do more+=(-r "$r"); done
   if [ -x "$venv/bin/python" ] && stamp_ok "$name" "$reqs" "$constraints" "$@"; then return 0; fi
+  ensure_uv
   log "installing Python environment $venv (from $reqs $*)"
-  [ -x "$venv/bin/python" ] || "$PYTHON_BOOT" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q -r "$reqs" "${more[@]}" -c "$constraints"
+  [ -x "$venv/bin/python" ] || "$UV" venv -q --seed --python "$PYTHON_BOOT" "$venv"
+  # pip's certificate setting (a registry behind a TLS-inspecting proxy) holds for uv too.
+  if [ -n "${PIP_CERT:-}" ] && [ -z "${SSL_CERT_FILE:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi
+  "$UV" pip install -q --python "$venv/bin/python" -r "$reqs" "${more[@]}" -c "$constraints"
   # The project's packages (telemetry, simulator) are importable without installing them.
   local site; site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
   printf '%s\n%s\n' "$REPO/spark_apps" "$REPO/include" > "$site/lambda_telemetry.pth"
