@@ -330,9 +330,38 @@ def run_batch_job(
     return wall, float(done.group(1)) - float(ready.group(1))
 
 
+def user_emails(settings: config.Settings) -> dict[str, str]:
+    with postgres.connect(settings) as conn:
+        return dict(conn.execute("SELECT id, email FROM user_metadata").fetchall())
+
+
+def duckdb_agrees(
+    settings: config.Settings, root: str, hour: datetime, emails: dict[str, str]
+) -> float:
+    """DuckDB's hourly totals over the Parquet files of ``hour`` under ``root``; seconds taken.
+    Fails unless they equal the batch job's rows in bytes_hourly for every type and key."""
+    seconds, duck = duckdb_hourly.hourly_totals(root, hour, emails, threads=os.cpu_count() or 2)
+    with postgres.connect(settings.as_role("reader")) as conn:
+        spark = {
+            (t, k): v
+            for t, k, v in conn.execute(
+                "SELECT type, id, value FROM bytes_hourly WHERE timestamp = %s",
+                (hour.replace(tzinfo=None),),
+            ).fetchall()
+        }
+    if spark != duck:
+        differ = sorted(k for k in spark.keys() | duck.keys() if spark.get(k) != duck.get(k))
+        raise BenchmarkError(
+            f"the batch job and DuckDB disagree on {len(differ)} totals of the hour {hour}, "
+            f"e.g. {differ[:3]}"
+        )
+    return seconds
+
+
 def batch_hourly(
     settings: config.Settings, env: dict[str, str], start: datetime, events: int, timeout: float
 ) -> list[Figure]:
+    """The hourly batch job over the backlog's two hours, and DuckDB over the same files."""
     end = start + timedelta(seconds=HISTORY_SECONDS)
     wall, compute = run_batch_job(env, start, end, timeout)
     with postgres.connect(settings.as_role("reader")) as conn:
@@ -343,14 +372,14 @@ def batch_hourly(
         ).fetchone()[0]
     if counted != events:
         raise BenchmarkError(f"the hourly batch job counted {counted} events, expected {events}")
+    emails = user_emails(settings)
+    hours = [start + timedelta(hours=h) for h in range(HISTORY_SECONDS // 3600)]
+    duck = sum(duckdb_agrees(settings, env["LAMBDA_RAW_DIR"], h, emails) for h in hours)
     return [
         Figure("batch_wall", "hourly batch job, spark-submit to exit", events, wall, "speed_layer"),
+        Figure("duckdb", "DuckDB hourly totals over the same files", events, duck),
         Figure(
-            "batch_compute",
-            "hourly batch job, after Spark start-up",
-            events,
-            compute,
-            "speed_layer",
+            "batch_compute", "hourly batch job, after Spark start-up", events, compute, "duckdb"
         ),
     ]
 
@@ -365,8 +394,7 @@ def batch_against_duckdb(
     big_env = {**env, "LAMBDA_RAW_DIR": str(root)}
     now = int(time.time())
     first = now - now % 3600 - 48 * 3600  # far from the backlog's hours
-    with postgres.connect(settings) as conn:
-        emails = dict(conn.execute("SELECT id, email FROM user_metadata").fetchall())
+    emails = user_emails(settings)
     n = args.batch_events
     sizes = [n // 4, n // 2, n][-args.batch_steps :]
     timeout = max(600.0, n / 5000)
@@ -384,23 +412,7 @@ def batch_against_duckdb(
         _, compute = run_batch_job(
             big_env, hour, hour + timedelta(hours=1), max(600.0, size / 5000)
         )
-        duck_seconds, duck = duckdb_hourly.hourly_totals(
-            str(root), hour, emails, threads=os.cpu_count() or 2
-        )
-        with postgres.connect(settings.as_role("reader")) as conn:
-            spark = {
-                (t, k): v
-                for t, k, v in conn.execute(
-                    "SELECT type, id, value FROM bytes_hourly WHERE timestamp = %s",
-                    (hour.replace(tzinfo=None),),
-                ).fetchall()
-            }
-        if spark != duck:
-            differ = sorted(k for k in spark.keys() | duck.keys() if spark.get(k) != duck.get(k))
-            raise BenchmarkError(
-                f"the batch job and DuckDB disagree on {len(differ)} totals of the "
-                f"{size:,}-event hour, e.g. {differ[:3]}"
-            )
+        duck_seconds = duckdb_agrees(settings, str(root), hour, emails)
         figures.append(
             Figure(f"duckdb_{i}", f"DuckDB hourly totals, {size:,}-event hour", size, duck_seconds)
         )

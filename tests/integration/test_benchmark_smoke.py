@@ -1,7 +1,9 @@
 """The benchmark's smoke version: a small backlog through every stage against the test services,
 so `make bench` cannot rot. At this size the figures are start-up costs, not throughput: only
-completeness is asserted (the benchmark itself checks that every stage saw every event and that
-the hourly batch job counted them all)."""
+completeness is asserted (the benchmark itself checks that every stage saw every event, that
+the hourly batch job counted them all and that DuckDB gives the same totals). The big-hour
+series and the live freshness run cost two more speed-layer and batch starts each: they run in
+`make bench` only."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ STAGES = {
     "one_pass",
     "speed_layer",
     "batch_wall",
+    "duckdb",
     "batch_compute",
 }
 
@@ -38,14 +41,10 @@ def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
             "benchmark",
             "--events",
             "5000",
-            "--fresh-rate",
-            "200",
             "--fresh-seconds",
-            "8",
+            "0",
             "--batch-events",
-            "20000",
-            "--batch-steps",
-            "1",
+            "0",
             "--json",
             str(figures_file),
         ],
@@ -57,19 +56,10 @@ def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     figures = {f["key"]: f for f in json.loads(figures_file.read_text())}
-    fresh = figures.pop("freshness")
-    # The batch job against DuckDB on a 20,000-event hour: both gave the same totals (checked by
-    # the benchmark itself, which fails otherwise).
-    assert figures.pop("duckdb_0")["events"] == figures.pop("batch_0")["events"] == 20000
-    assert fresh["probes_sent"] >= 5 and fresh["probes_seen"] == fresh["probes_sent"]
-    assert 0 < fresh["p50"] <= fresh["p95"] <= fresh["max"] < 60
     assert set(figures) == STAGES
     assert all(f["events"] == 5000 and f["seconds"] > 0 for f in figures.values())
-    lines = proc.stdout.strip().splitlines()
-    cut = next(i for i, line in enumerate(lines) if line.startswith("freshness"))
-    assert "p95" in lines[cut + 2]
-    header, _rule, *rows = lines[:cut]
+    header, _rule, *rows = proc.stdout.strip().splitlines()
     assert header.split()[:3] == ["stage", "events", "seconds"]
-    assert len(rows) == len(STAGES) + 2  # + DuckDB and the batch job on the big hour
+    assert len(rows) == len(STAGES)
     # The events really went through the speed layer into PostgreSQL.
     assert pg.execute("SELECT count(*) FROM bytes").fetchone()[0] > 0
