@@ -11,10 +11,15 @@ export LAMBDA_PG_PORT="${LAMBDA_BENCH_PG_PORT:-35432}"
 export LAMBDA_SPARK_DRIVER_MEMORY="${LAMBDA_SPARK_DRIVER_MEMORY:-3g}"
 S="$REPO/include/scripts"
 
-for part in spark jars postgres; do "$S/setup.sh" "$part"; done
+for part in spark airflow jars postgres; do "$S/setup.sh" "$part"; done
 source "$S/common.sh"
 cleanup() { "$S/kafka.sh" stop || true; "$S/postgres.sh" stop || true; }
 trap cleanup EXIT
 "$S/postgres.sh" start
 "$S/kafka.sh" start
+# The whole lambda_hourly run over the biggest hour (airflow dags test) needs Airflow's
+# environment and metadata database, not its services.
+airflow_env
+"$VENV_AIRFLOW/bin/airflow" db migrate >>"$LOG_DIR/airflow-db.log" 2>&1 \
+  || { tail -20 "$LOG_DIR/airflow-db.log"; die "airflow db migrate failed"; }
 (cd "$REPO" && "$VENV_SPARK/bin/python" -m benchmark "$@")
