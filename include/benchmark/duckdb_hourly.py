@@ -8,6 +8,8 @@ import time
 
 import duckdb
 
+from telemetry import raw_store
+
 # The batch job's semantics: equal content is one event; users keyed by email, unknown ids kept.
 HOURLY_TOTALS = """
 WITH events AS (
@@ -24,7 +26,7 @@ SELECT 'app_bytes_total', app, sum(bytes) FROM events GROUP BY 2
 
 
 def hour_glob(root: str, hour: dt.datetime) -> str:
-    return f"{root}/year={hour.year}/month={hour.month}/day={hour.day}/hour={hour.hour}/*.parquet"
+    return f"{raw_store.hour_folder(root, hour)}/*.parquet"
 
 
 def hourly_totals(

@@ -99,15 +99,30 @@ def hour_filter(start: dt.datetime, end: dt.datetime):
     return condition
 
 
+def hour_folder(root: str, hour: dt.datetime) -> str:
+    """Where an hour's files live (the layout partitionBy writes: no zero padding)."""
+    return f"{root.rstrip('/')}/year={hour.year}/month={hour.month}/day={hour.day}/hour={hour.hour}"
+
+
 def read_hours(spark: SparkSession, root: str, start: dt.datetime, end: dt.datetime) -> DataFrame:
-    """Events of [start, end) from the dataset root (an empty frame when nothing landed yet)."""
+    """Events of [start, end) from the dataset root (an empty frame when nothing landed yet).
+
+    Only the hours' folders are listed: Spark lists every file under the paths it is given
+    before pruning partitions, and the whole dataset grows by the hour."""
     fs, jvm = _fs(spark, root)
-    if not fs.exists(jvm.org.apache.hadoop.fs.Path(root)):
+    folders = []
+    t = start.replace(minute=0, second=0, microsecond=0)
+    while t < end:
+        folder = hour_folder(root, t)
+        if fs.exists(jvm.org.apache.hadoop.fs.Path(folder)):
+            folders.append(folder)
+        t += dt.timedelta(hours=1)
+    if not folders:
         return spark.createDataFrame([], raw_schema())
     return (
         spark.read.option("basePath", root)
         .schema(raw_schema())
-        .parquet(root)
+        .parquet(*folders)
         .where(hour_filter(start, end))
     )
 
@@ -149,9 +164,7 @@ def compact_hour(
     The files present at the start are the ones replaced; a file landed meanwhile (a late event)
     is left alone. Nothing to merge (at most one file) gives Compaction(0, 0, 0).
     """
-    folder = (
-        f"{root.rstrip('/')}/year={hour.year}/month={hour.month}/day={hour.day}/hour={hour.hour}"
-    )
+    folder = hour_folder(root, hour)
     fs, jvm = _fs(spark, folder)
     hpath = jvm.org.apache.hadoop.fs.Path
     if not fs.exists(hpath(folder)):
