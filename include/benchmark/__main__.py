@@ -441,11 +441,16 @@ def lambda_hourly_run(
 
 
 def batch_against_duckdb(
-    settings: config.Settings, env: dict[str, str], work: Path, args: argparse.Namespace
-) -> list[Figure]:
+    settings: config.Settings,
+    env: dict[str, str],
+    work: Path,
+    args: argparse.Namespace,
+    figures: list[Figure],
+) -> None:
     """The hourly batch job against DuckDB on one hour of N/4, N/2 and N events (N =
     --batch-events; --batch-steps 1: N only), each in an hour of its own: the same files, the
-    same totals (checked), and how the cost grows with the size."""
+    same totals (checked), and how the cost grows with the size. Appends to ``figures`` as
+    it goes, so an error later keeps what was measured."""
     root = work / "big_raw"
     big_env = {**env, "LAMBDA_RAW_DIR": str(root)}
     now = int(time.time())
@@ -461,7 +466,6 @@ def batch_against_duckdb(
         big_env,
         timeout * len(sizes),
     )
-    figures = []
     for i, size in enumerate(sizes):
         hour = datetime.fromtimestamp(first + i * 3600, UTC)
         log(f"the {size:,}-event hour: batch job, then DuckDB")
@@ -488,7 +492,6 @@ def batch_against_duckdb(
         lambda_hourly_run(settings, big_env, hour, sizes[last], timeout, f"batch_{last}")
     )
     shutil.rmtree(root, ignore_errors=True)
-    return figures
 
 
 def table(figures: list[Figure]) -> str:
@@ -572,6 +575,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     log(f"{args.events:,} events, topic {topic}, {os.cpu_count()} cores, work folder {work}")
     figures: list[Figure] = []
     fresh: freshness.Freshness | None = None
+    finished = False
     try:
         n_gen = min(args.events, 300_000)
         log(f"message generation alone ({n_gen:,} events)")
@@ -594,11 +598,15 @@ def run(argv: Sequence[str] | None = None) -> int:
             settings, env, datetime.fromtimestamp(start, UTC), args.events, spark_timeout
         )
         if args.batch_events > 0:
-            figures += batch_against_duckdb(settings, env, work, args)
+            batch_against_duckdb(settings, env, work, args, figures)
         if args.fresh_seconds > 0:
             log(f"freshness: {args.fresh_rate:,.0f} events/s for {args.fresh_seconds:.0f} s live")
             fresh = live_freshness(settings, env, work, args)
+        finished = True
     finally:
+        if not finished and figures:  # a long run's figures are not lost to a late error
+            log("stopped by an error; the figures measured before it:")
+            print(table(figures), flush=True)
         if not args.keep:
             with contextlib.suppress(KafkaError):  # never hide the error that got us here
                 delete_topic(settings, topic)
