@@ -419,9 +419,11 @@ def lambda_hourly_run(
         text=True,
         timeout=120,
     )
+    # The JSON list is one line of the output; Airflow may print warnings around it.
+    listing = next((x for x in listed.stdout.splitlines() if x.startswith("[{")), "[]")
     runs = [
         r
-        for r in json.loads(listed.stdout or "[]")
+        for r in json.loads(listing)
         if datetime.fromisoformat(r["logical_date"]) == datetime.fromisoformat(logical)
     ]
     if proc.returncode != 0 or not runs or runs[0]["state"] != "success":
