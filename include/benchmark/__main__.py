@@ -387,6 +387,19 @@ def batch_hourly(
     ]
 
 
+def json_list(output: str) -> list:
+    """The JSON list in a CLI's output: Airflow prints log lines around it, and pretty-prints
+    it over several lines."""
+    for found in re.finditer(r"^\[", output, re.MULTILINE):
+        try:
+            value = json.JSONDecoder().raw_decode(output[found.start() :])[0]
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, list):
+            return value
+    return []
+
+
 def lambda_hourly_run(
     settings: config.Settings,
     env: dict[str, str],
@@ -419,11 +432,9 @@ def lambda_hourly_run(
         text=True,
         timeout=120,
     )
-    # The JSON list is one line of the output; Airflow may print warnings around it.
-    listing = next((x for x in listed.stdout.splitlines() if x.startswith("[{")), "[]")
     runs = [
         r
-        for r in json.loads(listing)
+        for r in json_list(listed.stdout)
         if datetime.fromisoformat(r["logical_date"]) == datetime.fromisoformat(logical)
     ]
     if proc.returncode != 0 or not runs or runs[0]["state"] != "success":
