@@ -409,14 +409,16 @@ def lambda_hourly_run(
     baseline: str,
 ) -> Figure:
     """The whole lambda_hourly DAG run for ``hour`` (sensor, spark-submit of the batch job,
-    reconciliation) with ``airflow dags test``: Airflow's metadata database, no scheduler. The
-    run's own duration comes from Airflow (start to end date), so the CLI's start is not in it."""
+    reconciliation) with ``airflow dags test``: Airflow's metadata database, no scheduler. Timed
+    from the command's start to its exit, so the CLI's start (~10 s) is in it: the run record's
+    start date is not its wall-clock start for a re-run of the same date."""
     airflow = settings.tools_dir / "venv" / "airflow" / "bin" / "airflow"
     if not airflow.exists() or "AIRFLOW_HOME" not in env:
         raise BenchmarkError(
             "the DAG run needs Airflow's environment and metadata database: run it with make bench"
         )
     logical = (hour + timedelta(hours=1)).isoformat()  # a manual run's interval ends at its date
+    began = time.perf_counter()
     proc = subprocess.run(
         [str(airflow), "dags", "test", "lambda_hourly", logical],
         cwd=config.REPO_ROOT,
@@ -425,6 +427,7 @@ def lambda_hourly_run(
         text=True,
         timeout=timeout,
     )
+    seconds = time.perf_counter() - began
     listed = subprocess.run(
         [str(airflow), "dags", "list-runs", "lambda_hourly", "-o", "json"],
         env=env,
@@ -440,13 +443,9 @@ def lambda_hourly_run(
     if proc.returncode != 0 or not runs or runs[0]["state"] != "success":
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         raise BenchmarkError(f"the lambda_hourly run for {hour} did not succeed:\n{tail}")
-    run = runs[0]
-    seconds = (
-        datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"])
-    ).total_seconds()
     return Figure(
         "lambda_hourly",
-        f"lambda_hourly DAG run (airflow dags test), {events:,}-event hour",
+        f"lambda_hourly DAG run (airflow dags test, CLI start in), {events:,}-event hour",
         events,
         seconds,
         baseline,
