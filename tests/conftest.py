@@ -24,9 +24,8 @@ def spark(settings):
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
-    if submit_args.cds_archive(settings).is_file():  # the apps' faster start (setup.sh)
-        java = f"-XX:SharedArchiveFile={submit_args.cds_archive(settings)}"
-        builder = builder.config("spark.driver.extraJavaOptions", java)
+    for key, value in submit_args.driver_java_options(settings).items():  # faster start
+        builder = builder.config(key, value)
     session = (
         builder.master("local[2]")
         .appName("telemetry-tests")

@@ -1,7 +1,7 @@
 """A short PySpark run that loads the classes the project's apps use, submitted once by
 setup.sh with -XX:ArchiveClassesAtExit: the JVM writes them to a class-data-sharing archive
 that every later spark-submit maps instead of loading and verifying ~10,000 classes again
-(submit_args.java_options). Measured here: a tiny spark-submit 20 s -> 12.5 s.
+(submit_args.driver_java_options). Measured here: a tiny spark-submit 20 s -> 12.5 s.
 
 Usage: spark-submit cds_training.py WORK_DIR
 """

@@ -29,19 +29,25 @@ def cds_archive(settings: config.Settings) -> Path:
     return settings.tools_dir / "jvm" / "spark-cds.jsa"
 
 
+def driver_java_options(settings: config.Settings) -> dict[str, str]:
+    """The driver JVM's start from the archive; nothing when there is none (the images, or
+    before set-up): the JVM then loads its classes itself."""
+    archive = cds_archive(settings)
+    if not archive.is_file():
+        return {}
+    return {"spark.driver.extraJavaOptions": f"-XX:SharedArchiveFile={archive}"}
+
+
 def confs(settings: config.Settings) -> dict[str, str]:
     python = spark_python(settings)
-    result = {
+    return {
         "spark.pyspark.python": python,
         "spark.pyspark.driver.python": python,
         "spark.driver.memory": os.environ.get("LAMBDA_SPARK_DRIVER_MEMORY", "1g"),
         "spark.ui.enabled": os.environ.get("LAMBDA_SPARK_UI", "false"),
         "spark.sql.session.timeZone": "UTC",
+        **driver_java_options(settings),
     }
-    archive = cds_archive(settings)
-    if archive.is_file():  # absent in the images and before set-up: the JVM loads classes itself
-        result["spark.driver.extraJavaOptions"] = f"-XX:SharedArchiveFile={archive}"
-    return result
 
 
 def py_files(settings: config.Settings) -> str:

@@ -27,11 +27,8 @@ def main() -> int:
     root, batch_id = sys.argv[1], int(sys.argv[2])
     rows = [json.loads(line) for line in sys.stdin if line.strip()]
     builder = SparkSession.builder
-    archive = submit_args.cds_archive(config.load())
-    if archive.is_file():  # the faster start every spark-submit gets (setup.sh)
-        builder = builder.config(
-            "spark.driver.extraJavaOptions", f"-XX:SharedArchiveFile={archive}"
-        )
+    for key, value in submit_args.driver_java_options(config.load()).items():  # faster start
+        builder = builder.config(key, value)
     spark = (
         builder.master("local[2]")
         .config("spark.sql.session.timeZone", "UTC")
