@@ -81,24 +81,6 @@ def land_batch(events: DataFrame, root: str, batch_id: int) -> int:
     return landed
 
 
-def hour_filter(start: dt.datetime, end: dt.datetime):
-    """Partition predicate for the hours in [start, end): pruned before any file is opened."""
-    hours = []
-    t = start.replace(minute=0, second=0, microsecond=0)
-    while t < end:
-        hours.append(
-            (F.col("year") == t.year)
-            & (F.col("month") == t.month)
-            & (F.col("day") == t.day)
-            & (F.col("hour") == t.hour)
-        )
-        t += dt.timedelta(hours=1)
-    condition = F.lit(False)
-    for h in hours:
-        condition = condition | h
-    return condition
-
-
 def hour_folder(root: str, hour: dt.datetime) -> str:
     """Where an hour's files live (the layout partitionBy writes: no zero padding)."""
     return f"{root.rstrip('/')}/year={hour.year}/month={hour.month}/day={hour.day}/hour={hour.hour}"
@@ -107,8 +89,9 @@ def hour_folder(root: str, hour: dt.datetime) -> str:
 def read_hours(spark: SparkSession, root: str, start: dt.datetime, end: dt.datetime) -> DataFrame:
     """Events of [start, end) from the dataset root (an empty frame when nothing landed yet).
 
-    Only the hours' folders are listed: Spark lists every file under the paths it is given
-    before pruning partitions, and the whole dataset grows by the hour."""
+    Reads the hours' folders themselves (no partition filter needed): Spark lists every file
+    under the paths it is given before pruning partitions, and the whole dataset grows by the
+    hour."""
     fs, jvm = _fs(spark, root)
     folders = []
     t = start.replace(minute=0, second=0, microsecond=0)
@@ -119,12 +102,7 @@ def read_hours(spark: SparkSession, root: str, start: dt.datetime, end: dt.datet
         t += dt.timedelta(hours=1)
     if not folders:
         return spark.createDataFrame([], raw_schema())
-    return (
-        spark.read.option("basePath", root)
-        .schema(raw_schema())
-        .parquet(*folders)
-        .where(hour_filter(start, end))
-    )
+    return spark.read.option("basePath", root).schema(raw_schema()).parquet(*folders)
 
 
 def raw_schema() -> T.StructType:
