@@ -11,6 +11,8 @@ export LAMBDA_AIRFLOW_PORT="${LAMBDA_TEST_AIRFLOW_PORT:-28080}"
 export LAMBDA_TRIGGER="${LAMBDA_TRIGGER:-1 second}"
 # Tests decide which DAG runs exist: nothing is scheduled on its own.
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
+# No scheduled runs either (a DAG is unpaused for a backfill): none competes for the CPU.
+export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=False
 # A retried task (the chaos run kills batch jobs) need not wait a minute.
 export LAMBDA_TASK_RETRY_DELAY_SECONDS="${LAMBDA_TASK_RETRY_DELAY_SECONDS:-5}"
 S="$REPO/include/scripts"

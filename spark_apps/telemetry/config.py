@@ -221,6 +221,10 @@ class Settings:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": os.environ.get(
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "False"
             ),
+            # False in the tests: only their backfills and triggers make runs.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": os.environ.get(
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE", "True"
+            ),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD": metadata_cmd,
