@@ -50,9 +50,28 @@ done
 reader_psql -c \
   "SELECT timestamp, type, id, value FROM bytes ORDER BY timestamp DESC, type, value DESC LIMIT 10"
 
+# The dashboard is healthy when its API answers an Airflow user (the password goes to curl on
+# stdin, never on a command line).
+log "waiting for the dashboard (Airflow plugin) to answer"
+dashboard="down"
+for _ in $(seq 1 60); do
+  token="$(printf '{"username": "admin", "password": "%s"}' "$(cat "$LAMBDA_HOME/secrets/airflow_admin_password")" \
+    | curl -fsS -X POST -H 'Content-Type: application/json' -d @- "http://127.0.0.1:$LAMBDA_AIRFLOW_PORT/auth/token" 2>/dev/null \
+    | "$VENV_AIRFLOW/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])' 2>/dev/null || true)"
+  if [ -n "$token" ] && printf 'header = "Authorization: Bearer %s"\n' "$token" \
+      | curl -fsS -K - -o /dev/null "http://127.0.0.1:$LAMBDA_AIRFLOW_PORT/telemetry/api/health"; then
+    dashboard="up"; break
+  fi
+  sleep 2
+done
+[ "$dashboard" = up ] || log "warning: the dashboard does not answer (see $LOG_DIR/airflow-api-server.log)"
+
 cat <<INFO
 
   The pipeline is running. Where to look:
+    dashboard   http://127.0.0.1:$LAMBDA_AIRFLOW_PORT/plugin/telemetry  (inside the Airflow UI; log in first)
+                the page alone, with its filters in the URL: http://127.0.0.1:$LAMBDA_AIRFLOW_PORT/telemetry/
+                its JSON API: /telemetry/api/{traffic/antenna,traffic/app,traffic/user,quota,health}
     tables      bytes (speed), bytes_hourly, bytes_daily, user_quota_limit, serving_bytes_hourly,
                 reconciliation, quarantine, speed_layer_progress
     psql        $PSQL -c 'SELECT * FROM bytes ORDER BY timestamp DESC LIMIT 20'

@@ -45,7 +45,10 @@ make_venv() {
   [ -x "$venv/bin/python" ] || "$UV" venv -q --seed --python "$PYTHON_BOOT" "$venv"
   # pip's certificate setting (a registry behind a TLS-inspecting proxy) holds for uv too.
   if [ -n "${PIP_CERT:-}" ] && [ -z "${SSL_CERT_FILE:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi
-  "$UV" pip install -q --python "$venv/bin/python" -r "$reqs" "${more[@]}" -c "$constraints"
+  # From uv's cache alone first: the registry answers pyspark's sdist revalidation as modified,
+  # so online uv rebuilds it every time (30 s); a cold cache fails fast and goes online.
+  "$UV" pip install -q --offline --python "$venv/bin/python" -r "$reqs" "${more[@]}" -c "$constraints" 2>/dev/null \
+    || "$UV" pip install -q --python "$venv/bin/python" -r "$reqs" "${more[@]}" -c "$constraints"
   # The project's packages (telemetry, simulator) are importable without installing them.
   local site; site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
   printf '%s\n%s\n' "$REPO/spark_apps" "$REPO/include" > "$site/lambda_telemetry.pth"
@@ -71,6 +74,30 @@ install_postgres() {
   local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q postgresql postgresql-client
+}
+
+# The dashboard's chart library (requirements/npm: echarts, locked), from the npm registry into
+# $LAMBDA_TOOLS_DIR/npm; the plugin serves it, so the page never needs the internet.
+npm_assets() {
+  local dir="$LAMBDA_TOOLS_DIR/npm" inputs=("$REPO/requirements/npm/package.json" "$REPO/requirements/npm/package-lock.json")
+  if [ -f "$dir/node_modules/echarts/dist/echarts.min.js" ] && stamp_ok npm "${inputs[@]}"; then return 0; fi
+  command -v npm >/dev/null || die "npm not found: install Node.js (the dashboard's chart library comes from the npm registry)"
+  log "installing the dashboard's chart library from the npm registry (echarts)"
+  mkdir -p "$dir"
+  cp "${inputs[@]}" "$dir/"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in $dir"
+  stamp_write npm "${inputs[@]}"
+}
+
+# Headless Chromium for the dashboard's browser test, from the OS packages (Playwright's own
+# browser download is not used: Playwright drives this one).
+install_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  command -v apt-get >/dev/null || { log "warning: no /usr/bin/chromium and no apt-get: the browser test will fail"; return 0; }
+  log "installing Chromium from the OS packages (the dashboard's browser test)"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium
 }
 
 # A class-data-sharing archive of the Spark driver's classes (include/jvm/cds_training.py,
@@ -112,9 +139,10 @@ case "$what" in
     # Only what pyspark lacks: the Kafka source, its Kafka client and pool, the JDBC driver.
     fetch_jars spark -DincludeArtifactIds=spark-sql-kafka-0-10_2.13,spark-token-provider-kafka-0-10_2.13,kafka-clients,commons-pool2,postgresql
     ;;&
-  postgres|all) install_postgres ;;
-  spark|airflow|jars) ;;
-  *) die "usage: setup.sh [all|spark|airflow|jars|postgres]" ;;
+  postgres|all) install_postgres ;;&
+  dashboard|all) npm_assets; install_chromium ;;&
+  spark|airflow|jars|postgres|dashboard|all) ;;
+  *) die "usage: setup.sh [all|spark|airflow|jars|postgres|dashboard]" ;;
 esac
 # Joined before set-up ends: the archive exists (or was warned about) when anything starts.
 if [ -n "${cds_pid:-}" ]; then wait "$cds_pid"; fi

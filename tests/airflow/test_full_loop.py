@@ -10,13 +10,19 @@ import signal
 import subprocess
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from .browser import drawn_marks, logged_in_page, table_rows, wait_loaded
 from .conftest import REPO, run_dag, table, wait_until
 
 HOUR = dt.timedelta(hours=1)
 HISTORY_HOURS = 3
 CHECKED_HOURS = 2  # the oldest ones: over for more than an hour, so the DAG's wait passes at once
+# A device sending markup: the dashboard must show it as text, never run it.
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>\u0007'
 
 
 def spark_python(settings) -> str:
@@ -68,7 +74,11 @@ def history_event(timestamp: int, nbytes: int) -> dict:
 
 
 def send(settings, topic: str, events: list[dict]) -> None:
-    """Send events with the Spark side's kafka-python (the Airflow side has none)."""
+    send_lines(settings, topic, [json.dumps(e) for e in events])
+
+
+def send_lines(settings, topic: str, lines: list[str]) -> None:
+    """Send records with the Spark side's kafka-python (the Airflow side has none)."""
     code = (
         "import json, sys\n"
         "from kafka import KafkaProducer\n"
@@ -78,7 +88,7 @@ def send(settings, topic: str, events: list[dict]) -> None:
     )
     subprocess.run(
         [spark_python(settings), "-c", code, settings.kafka_bootstrap, topic],
-        input="\n".join(json.dumps(e) for e in events),
+        input="\n".join(lines),
         text=True,
         check=True,
         capture_output=True,
@@ -86,7 +96,52 @@ def send(settings, topic: str, events: list[dict]) -> None:
     )
 
 
-def test_simulator_to_serving_view_equals_ground_truth(settings, pg, land, tmp_path):
+def simulate(settings, env: dict, truth: Path, *amount: str) -> None:
+    """The simulator's canonical mix with late, duplicate and malformed records."""
+    sim = subprocess.run(
+        [
+            spark_python(settings),
+            "-m",
+            "simulator",
+            "--mode",
+            "canonical",
+            *amount,
+            "--seed",
+            "5",
+            "--late-rate",
+            "0.02",
+            "--duplicate-rate",
+            "0.02",
+            "--malformed-rate",
+            "0.01",
+            "--truth",
+            str(truth),
+            "--topic",
+            env["LAMBDA_KAFKA_TOPIC"],
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert sim.returncode == 0, sim.stderr[-2000:]
+
+
+@dataclass(frozen=True)
+class LoopRun:
+    truth: Path  # every record the simulator sent (and the late and unseen events added)
+    hours: list[dt.datetime]  # the hours lambda_hourly ran for
+    late: list[dict]
+    unseen: list[dict]
+    topic: str
+
+
+@pytest.fixture(scope="module")
+def loop_run(settings, pg, land, tmp_path_factory) -> LoopRun:
+    """Simulator -> Kafka -> speed layer -> Parquet, late events and a hostile record sent
+    after it, history landed without the speed layer, then lambda_hourly for the oldest hours."""
+    tmp_path = tmp_path_factory.mktemp("loop")
     # The speed layer adds to window rows: rows earlier test sessions left in this database for
     # the same windows would be counted with this run's (one speed layer per topic in use).
     pg.execute("TRUNCATE bytes, speed_layer_progress")
@@ -116,38 +171,11 @@ def test_simulator_to_serving_view_equals_ground_truth(settings, pg, land, tmp_p
         )
     try:
         truth = tmp_path / "truth.jsonl"
-        sim = subprocess.run(
-            [
-                spark_python(settings),
-                "-m",
-                "simulator",
-                "--mode",
-                "canonical",
-                "--history-hours",
-                str(HISTORY_HOURS),
-                "--count",
-                "6000",
-                "--seed",
-                "5",
-                "--late-rate",
-                "0.02",
-                "--duplicate-rate",
-                "0.02",
-                "--malformed-rate",
-                "0.01",
-                "--truth",
-                str(truth),
-                "--topic",
-                topic,
-            ],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert sim.returncode == 0, sim.stderr[-2000:]
-        sent = len(truth.read_text().splitlines())
+        simulate(settings, env, truth, "--history-hours", str(HISTORY_HOURS), "--count", "6000")
+        # Then two seconds of live traffic: the current hour's 5-minute windows (dashboard).
+        live = tmp_path / "truth-live.jsonl"
+        simulate(settings, env, live, "--count", "150", "--rate", "75")
+        sent = len(truth.read_text().splitlines()) + len(live.read_text().splitlines())
         checkpoint = tmp_path / "checkpoints" / "speed_layer"
         wait_until(
             lambda: speed.poll() is None and committed_offsets(checkpoint) == sent,
@@ -164,8 +192,9 @@ def test_simulator_to_serving_view_equals_ground_truth(settings, pg, land, tmp_p
         in_first_hour = first - first % 3600 + 60
         late = [history_event(in_first_hour + i, 10**9 + i) for i in range(5)]
         send(settings, topic, late)
+        send_lines(settings, topic, [HOSTILE])  # for the dashboard: quarantined as not JSON
         wait_until(
-            lambda: speed.poll() is None and committed_offsets(checkpoint) == sent + len(late),
+            lambda: speed.poll() is None and committed_offsets(checkpoint) == sent + len(late) + 1,
             120,
             "the speed layer to judge the late events",
         )
@@ -187,7 +216,13 @@ def test_simulator_to_serving_view_equals_ground_truth(settings, pg, land, tmp_p
     hours = [first_hour + i * HOUR for i in range(CHECKED_HOURS)]
     for hour in hours:
         assert run_dag("lambda_hourly", hour, HOUR) == "success"
+    return LoopRun(truth, hours, late, unseen, topic)
 
+
+def test_simulator_to_serving_view_equals_ground_truth(loop_run, pg):
+    truth, hours = loop_run.truth, loop_run.hours
+    late, unseen = loop_run.late, loop_run.unseen
+    first_hour = hours[0]
     emails = dict(pg.execute("SELECT id, email FROM user_metadata").fetchall())
     quotas = dict(pg.execute("SELECT email, quota FROM user_metadata").fetchall())
     totals, usage = expected_from_truth(truth, emails, hours)
@@ -241,3 +276,103 @@ def test_simulator_to_serving_view_equals_ground_truth(settings, pg, land, tmp_p
         assert row[6] >= len(late) and row[2] >= sum(e["bytes"] for e in late)
         assert (row[7], row[3]) == (len(unseen), sum(e["bytes"] for e in unseen))
     assert sum(c[8] for c in causes) > 0, "the run had producer retries dropped as duplicates"
+
+
+def utc(moment: dt.datetime) -> str:
+    return moment.isoformat() + "Z"
+
+
+def shown(pg, sql: str, *params) -> list[list[str]]:
+    """Rows as the dashboard's tables show them: times in ISO UTC, numbers with separators."""
+
+    def cell(value) -> str:
+        if isinstance(value, dt.datetime):
+            return utc(value)
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    return [[cell(v) for v in row] for row in pg.execute(sql, params).fetchall()]
+
+
+def test_dashboard_inside_the_airflow_ui_shows_the_loop(loop_run, pg, settings):
+    """Logged in through the Airflow UI, the dashboard page inside it: every chart drew data,
+    its tables hold the database's numbers, the hostile record is text, a deep link reloads to
+    the same view. The screenshot is left in $LAMBDA_HOME/artifacts/dashboard.png."""
+    base = f"http://127.0.0.1:{settings.airflow_port}"
+    password = (settings.home / "secrets" / "airflow_admin_password").read_text().strip()
+    latest_window = pg.execute("SELECT max(timestamp) FROM bytes").fetchone()[0]
+    end = latest_window.replace(minute=0) + HOUR  # the live traffic's hour is the last one
+    start = end - 6 * HOUR
+    antenna = pg.execute(
+        "SELECT id FROM serving_bytes_hourly WHERE type = 'antenna_bytes_total'"
+        " AND timestamp >= %s AND timestamp < %s GROUP BY id ORDER BY sum(value) DESC, id"
+        " LIMIT 1",
+        (start, end),
+    ).fetchone()[0]
+    deep_link = f"{base}/telemetry/?hours=6&end={end:%Y-%m-%dT%H:%M}&antenna={antenna}&refresh=0"
+    artifacts = settings.home / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+
+    with logged_in_page(base, password) as page:
+        page.goto(f"{base}/plugin/telemetry")
+        frame = page.wait_for_selector("iframe[src*='/telemetry/']", timeout=60_000)
+        frame = frame.content_frame()
+        wait_loaded(frame)
+        # The hostile record, newest in the default view: its text, escaped, and nothing run.
+        payloads = frame.locator("#table-quarantine-latest td.payload").all_text_contents()
+        assert HOSTILE.replace("\a", "\\x07") in payloads
+        assert frame.evaluate("window.pwned") is None
+        markup = frame.locator("#table-quarantine-latest img, #table-quarantine-latest script")
+        assert markup.count() == 0
+
+        # The deep link, inside the Airflow UI.
+        frame.goto(deep_link)
+        wait_loaded(frame)
+        assert frame.locator("#status").get_attribute("class") != "error"
+        marks = drawn_marks(frame)
+        assert len(marks) == 8 and all(p > 0 and m > 0 for p, m in marks.values()), marks
+        page.screenshot(path=str(artifacts / "dashboard.png"))
+
+        hourly = (
+            "SELECT timestamp, id, value, source FROM serving_bytes_hourly WHERE type = %s"
+            " AND timestamp >= %s AND timestamp < %s {} ORDER BY timestamp, id"
+        )
+        assert table_rows(frame, "table-hourly-antenna") == shown(
+            pg, hourly.format("AND id = %s"), "antenna_bytes_total", start, end, antenna
+        )
+        assert table_rows(frame, "table-hourly-app") == shown(
+            pg, hourly.format(""), "app_bytes_total", start, end
+        )
+        assert table_rows(frame, "table-windows-antenna") == shown(
+            pg,
+            "SELECT timestamp, id, value FROM bytes WHERE type = 'antenna_bytes_total'"
+            " AND id = %s AND timestamp >= %s AND timestamp < %s ORDER BY timestamp, id",
+            antenna,
+            end - HOUR,
+            end,
+        )
+        assert table_rows(frame, "table-quarantine") == shown(
+            pg,
+            "SELECT date_trunc('hour', kafka_timestamp), reason, count(*) FROM quarantine"
+            " WHERE kafka_timestamp >= %s AND kafka_timestamp < %s GROUP BY 1, 2 ORDER BY 1, 2",
+            start,
+            end,
+        )
+        confirmed = shown(
+            pg,
+            "SELECT timestamp, email, usage, quota, 'confirmed (batch)' FROM user_quota_limit"
+            " WHERE timestamp >= %s AND timestamp < %s ORDER BY timestamp, usage DESC, email",
+            start,
+            end,
+        )
+        assert confirmed, "the loop's batch run found users over quota"
+        assert table_rows(frame, "table-quota")[: len(confirmed)] == confirmed
+
+        # The same link reloaded on its own: the same filters, the same figures.
+        page.goto(deep_link)
+        wait_loaded(page)
+        ids = ("table-hourly-antenna", "table-hourly-app", "table-quota", "table-quarantine")
+        before = {i: table_rows(page, i) for i in ids}
+        page.reload()
+        wait_loaded(page)
+        assert page.locator("input[name=antenna]").input_value() == antenna
+        assert {i: table_rows(page, i) for i in ids} == before
