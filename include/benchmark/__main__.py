@@ -3,14 +3,16 @@ run, against the running Kafka broker and PostgreSQL (``make bench`` starts them
 ports and state folder).
 
     python -m benchmark [--events N] [--fresh-rate R] [--fresh-seconds S]
-                        [--batch-events M] [--batch-steps 1|2|3] [--json FILE] [--keep]
+                        [--drain-steps 1|2|3] [--batch-events M] [--batch-steps 1|2|3]
+                        [--json FILE] [--keep]
 
 One backlog of N events (two hours of event time, no duplicates, so every figure counts the same
 events) goes through: message generation alone (the simulator's baseline), the simulator into
 Kafka, the Spark Kafka source alone (the Spark stages' baseline), + parse and validation, the
 seed's design (a streaming query per metric) and the one-pass speed layer, the speed layer
-itself (spark-submit) draining the backlog, and the hourly batch job over the Parquet it landed
-(it must count N events) with DuckDB over the same files (same totals, checked). Then hours of
+itself (spark-submit) draining the backlog (then backlogs of N/4 and N/2 events: growth), and
+the hourly batch job over the Parquet it landed (it must count N events) with DuckDB over the
+same files (same totals, checked). Then hours of
 M/4, M/2 and M synthetic events: the batch job against DuckDB on each (growth), and the whole
 lambda_hourly DAG run on the biggest (airflow dags test). Last, freshness: the speed layer live
 under R events/s for S seconds, produce-to-visible delays of probe events.
@@ -231,8 +233,16 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(30)
 
 
-def speed_layer(env: dict[str, str], work: Path, events: int, timeout: float) -> Figure:
-    log_path = work / "speed_layer.log"
+def speed_layer(
+    env: dict[str, str],
+    work: Path,
+    events: int,
+    timeout: float,
+    key: str = "speed_layer",
+    label: str = "speed layer end to end (spark-submit, live trigger)",
+    baseline: str = "kafka_source",
+) -> Figure:
+    log_path = work / f"{key}.log"
     proc = subprocess.Popen(
         ["bash", str(SUBMIT), "spark_apps/speed_layer.py"],
         cwd=config.REPO_ROOT,
@@ -253,13 +263,41 @@ def speed_layer(env: dict[str, str], work: Path, events: int, timeout: float) ->
             f"speed layer {why} after reading {watch.rows} of {events} rows; see {log_path}"
         )
     return Figure(
-        "speed_layer",
-        "speed layer end to end (spark-submit, live trigger)",
-        events,
-        watch.t_done - watch.t_started,
-        "kafka_source",
-        TARGETS["speed_layer"],
+        key, label, events, watch.t_done - watch.t_started, baseline, TARGETS["speed_layer"]
     )
+
+
+def drain_growth(
+    settings: config.Settings, env: dict[str, str], work: Path, args: argparse.Namespace, start: int
+) -> list[Figure]:
+    """The speed layer draining backlogs of N/4 and N/2 events as well (N = --events;
+    --drain-steps 2: N/2 only, 1: none), each from a topic, checkpoint and master dataset of its
+    own: against the N-event drain (the baseline), a rate ratio near 1 means cost linear in the
+    size."""
+    figures = []
+    sizes = [args.events // 4, args.events // 2][3 - args.drain_steps :]
+    for size in sizes:
+        topic = create_topic(settings)
+        try:
+            log(f"speed layer draining a {size:,}-event backlog (growth)")
+            produce(settings, topic, backlog_plan(size, args.users, args.antennas, start))
+            grown = {
+                **env,
+                "LAMBDA_KAFKA_TOPIC": topic,
+                "LAMBDA_CHECKPOINT_DIR": str(work / f"checkpoints_{size}"),
+                "LAMBDA_RAW_DIR": str(work / f"raw_{size}"),
+            }
+            label = f"speed layer end to end, {size:,}-event backlog"
+            timeout = max(300.0, size / 2000)
+            figures.append(
+                speed_layer(grown, work, size, timeout, f"speed_layer_{size}", label, "speed_layer")
+            )
+        finally:
+            with contextlib.suppress(KafkaError):
+                delete_topic(settings, topic)
+            shutil.rmtree(work / f"raw_{size}", ignore_errors=True)
+            shutil.rmtree(work / f"checkpoints_{size}", ignore_errors=True)
+    return figures
 
 
 def live_freshness(
@@ -552,6 +590,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=3,
         help="how many of the sizes N/4, N/2, N to run, largest first kept (default 3)",
     )
+    p.add_argument(
+        "--drain-steps",
+        type=int,
+        choices=(1, 2, 3),
+        default=3,
+        help="how many backlogs of N/4, N/2, N events the speed layer drains (default 3)",
+    )
     p.add_argument("--json", help="also write the figures to this file")
     p.add_argument("--keep", action="store_true", help="keep the topic and the Parquet output")
     args = p.parse_args(argv)
@@ -605,6 +650,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         forget_topic(settings, topic)  # the end-to-end run starts from nothing applied
         log("speed layer draining the backlog (spark-submit)")
         figures.append(speed_layer(env, work, args.events, spark_timeout))
+        figures += drain_growth(settings, env, work, args, start)
         log("hourly batch job over the landed Parquet (spark-submit)")
         figures += batch_hourly(
             settings, env, datetime.fromtimestamp(start, UTC), args.events, spark_timeout

@@ -85,7 +85,7 @@ npm_assets() {
   log "installing the dashboard's chart library from the npm registry (echarts)"
   mkdir -p "$dir"
   cp "${inputs[@]}" "$dir/"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --silent) || die "npm ci failed in $dir"
   stamp_write npm "${inputs[@]}"
 }
 
@@ -126,23 +126,31 @@ spark_cds() {
 
 what="${1:-all}"
 case "$what" in
-  # The developer's Spark environment also has the benchmark's tools (requirements/bench.txt);
-  # the images install requirements/spark.txt only.
-  spark|all)
-    make_venv "$VENV_SPARK" "$REPO/requirements/spark.txt" "$REPO/requirements/spark-constraints.txt" "$REPO/requirements/bench.txt"
-    # The archive's ~70 s run needs nothing below: it overlaps them, joined at the end.
-    if [ "$what" = all ]; then spark_cds & cds_pid=$!; else spark_cds; fi
-    ;;&
-  airflow|all) make_venv "$VENV_AIRFLOW" "$REPO/requirements/airflow.txt" "$REPO/requirements/airflow-constraints.txt" ;;&
-  jars|all)
-    fetch_jars kafka
-    # Only what pyspark lacks: the Kafka source, its Kafka client and pool, the JDBC driver.
-    fetch_jars spark -DincludeArtifactIds=spark-sql-kafka-0-10_2.13,spark-token-provider-kafka-0-10_2.13,kafka-clients,commons-pool2,postgresql
-    ;;&
-  postgres|all) install_postgres ;;&
-  dashboard|all) npm_assets; install_chromium ;;&
-  spark|airflow|jars|postgres|dashboard|all) ;;
-  *) die "usage: setup.sh [all|spark|airflow|jars|postgres|dashboard]" ;;
+  all|base|spark|cds|airflow|jars|postgres|dashboard) ;;
+  *) die "usage: setup.sh [all|base|spark|cds|airflow|jars|postgres|dashboard] (base: all but cds)" ;;
 esac
+# Is a step part of this call? `base` is everything but the class-data-sharing archive (make
+# test records that while its services start).
+want() { [ "$what" = "$1" ] || [ "$what" = all ] || { [ "$what" = base ] && [ "$1" != cds ]; }; }
+
+# The developer's Spark environment also has the benchmark's tools (requirements/bench.txt);
+# the images install requirements/spark.txt only.
+if want spark || want cds; then
+  make_venv "$VENV_SPARK" "$REPO/requirements/spark.txt" "$REPO/requirements/spark-constraints.txt" "$REPO/requirements/bench.txt"
+fi
+# The archive's ~70 s run needs nothing below: it overlaps them, joined at the end.
+if want cds; then
+  if [ "$what" = all ]; then spark_cds & cds_pid=$!; else spark_cds; fi
+fi
+if want airflow; then
+  make_venv "$VENV_AIRFLOW" "$REPO/requirements/airflow.txt" "$REPO/requirements/airflow-constraints.txt"
+fi
+if want jars; then
+  fetch_jars kafka
+  # Only what pyspark lacks: the Kafka source, its Kafka client and pool, the JDBC driver.
+  fetch_jars spark -DincludeArtifactIds=spark-sql-kafka-0-10_2.13,spark-token-provider-kafka-0-10_2.13,kafka-clients,commons-pool2,postgresql
+fi
+if want postgres; then install_postgres; fi
+if want dashboard; then npm_assets; install_chromium; fi
 # Joined before set-up ends: the archive exists (or was warned about) when anything starts.
 if [ -n "${cds_pid:-}" ]; then wait "$cds_pid"; fi

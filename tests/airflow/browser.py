@@ -44,7 +44,11 @@ def logged_in_page(base_url: str, password: str) -> Iterator:
 
 def wait_loaded(view, times: int = 1) -> None:
     """The dashboard page (a Page or a Frame) finished its `times`-th load of the figures."""
-    view.wait_for_function(f"Number(document.body.dataset.loaded || 0) >= {times}", timeout=60_000)
+    # document.body is null while the frame navigates: not loaded yet.
+    view.wait_for_function(
+        f"document.body !== null && Number(document.body.dataset.loaded || 0) >= {times}",
+        timeout=60_000,
+    )
 
 
 def table_rows(view, table_id: str) -> list[list[str]]:

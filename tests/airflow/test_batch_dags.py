@@ -61,12 +61,23 @@ def hour_events(hour: dt.datetime) -> list[dict]:
     ]
 
 
+BACKFILL_HOURS = (13, 14)
+
+
 @pytest.fixture(scope="module")
-def hourly_case(base_day, land, pg):
-    """Hour 10:00 of the base day, plus one event of 11:00 that must not count."""
+def landed(base_day, land) -> None:
+    """The module's events in one landing (each costs a Spark start): hour 10:00 of the base
+    day plus one event of 11:00 that must not count in it, and the backfill test's hours."""
+    hour = base_day + dt.timedelta(hours=10)
+    backfill = [e for h in BACKFILL_HOURS for e in hour_events(base_day + h * HOUR)]
+    land([*hour_events(hour), event(hour + dt.timedelta(minutes=61), ANDRES, 5), *backfill])
+
+
+@pytest.fixture(scope="module")
+def hourly_case(base_day, landed, pg):
+    """Hour 10:00 of the base day, computed by lambda_hourly."""
     hour = base_day + dt.timedelta(hours=10)
     events = hour_events(hour)
-    land([*events, event(hour + dt.timedelta(minutes=61), ANDRES, 5)])
     # What the speed layer saw of 10:00: everything but juan's event.
     pg.execute(
         "DELETE FROM bytes WHERE timestamp >= %s AND timestamp < %s",
@@ -187,7 +198,12 @@ def test_late_event_is_counted_by_the_daily_run(hourly_case, base_day, land, pg,
     daily = table(
         pg, "SELECT type, sum(value) FROM bytes_daily WHERE timestamp = %s GROUP BY 1", base_day
     )
-    day_total = sum(r[3] for r in expected_hourly([*events, late]) if r[1] == "app_bytes_total")
+    every_event = [
+        *events,
+        late,
+        *(e for h in BACKFILL_HOURS for e in hour_events(base_day + h * HOUR)),
+    ]
+    day_total = sum(r[3] for r in expected_hourly(every_event) if r[1] == "app_bytes_total")
     assert daily == [
         (t, day_total + 5)
         for t in ("antenna_bytes_total", "app_bytes_total", "user_bytes_total")  # + the 11:00 event
@@ -243,11 +259,10 @@ def backfill(airflow_db, start: dt.datetime, last: dt.datetime, create) -> None:
     wait_until(finished, 600, f"the backfill of {start} .. {last}")
 
 
-def test_backfill_gives_exact_hours(base_day, land, pg, airflow_db, settings):
+def test_backfill_gives_exact_hours(base_day, landed, pg, airflow_db, settings):
     """The command line's backfill of two hours, both exact. (The UI's backfill dialog, POST
     /api/v2/backfills, drives the chaos run's batch layer; re-running an hour is tested above.)"""
-    hours = [base_day + dt.timedelta(hours=h) for h in (13, 14)]
-    land([e for h in hours for e in hour_events(h)])
+    hours = [base_day + h * HOUR for h in BACKFILL_HOURS]
     api = AirflowApi(settings)
     api.set_paused("lambda_hourly", False)  # a paused DAG's backfill runs stay queued
     try:
