@@ -17,10 +17,12 @@ export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=False
 export LAMBDA_TASK_RETRY_DELAY_SECONDS="${LAMBDA_TASK_RETRY_DELAY_SECONDS:-5}"
 S="$REPO/include/scripts"
 
-"$S/setup.sh" base
 # The Spark class-data-sharing archive (set-up's longest step, ~70 s the first time) is
-# recorded while the services start and lint runs; the Spark-side tests wait for it.
+# recorded while the rest of set-up, the services' start and lint run (it needs only the Spark
+# environment); the Spark-side tests wait for it.
+"$S/setup.sh" spark
 "$S/setup.sh" cds & cds_pid=$!
+"$S/setup.sh" base
 # A fresh state folder each run: tests start from empty topics, tables and checkpoints.
 "$S/services.sh" down >/dev/null 2>&1 || true
 "$S/postgres.sh" destroy >/dev/null 2>&1 || true
@@ -62,7 +64,8 @@ cat "$unit_log"
 # PostgreSQL down 5 s, a pause, an hourly batch job killed mid-write, the daily compaction
 # crashed); make chaos adds random kills and longer outages.
 log "chaos: a short run with every fault kind once (make chaos runs the long one)"
-(cd "$REPO" && LAMBDA_CHAOS_SECONDS="${LAMBDA_CHAOS_SECONDS:-60}" \
+(cd "$REPO" && LAMBDA_CHAOS_SECONDS="${LAMBDA_CHAOS_SECONDS:-45}" \
+  LAMBDA_CHAOS_RATE="${LAMBDA_CHAOS_RATE:-150}" \
   LAMBDA_CHAOS_KILLS="${LAMBDA_CHAOS_KILLS:-0}" \
   LAMBDA_CHAOS_OUTAGE_SECONDS="${LAMBDA_CHAOS_OUTAGE_SECONDS:-5}" \
   "$VENV_SPARK/bin/python" -m pytest tests/chaos -s "$@") || rc=$?

@@ -20,7 +20,9 @@ from .conftest import REPO, run_dag, table, wait_until
 
 HOUR = dt.timedelta(hours=1)
 HISTORY_HOURS = 3
-CHECKED_HOURS = 2  # the oldest ones: over for more than an hour, so the DAG's wait passes at once
+# The oldest replayed hour (over for more than an hour, so the DAG's wait passes at once): it
+# has the late events, producer retries and history the speed layer never saw.
+CHECKED_HOURS = 1
 # A device sending markup: the dashboard must show it as text, never run it.
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>\u0007'
 
@@ -226,7 +228,7 @@ def test_simulator_to_serving_view_equals_ground_truth(loop_run, pg):
     emails = dict(pg.execute("SELECT id, email FROM user_metadata").fetchall())
     quotas = dict(pg.execute("SELECT email, quota FROM user_metadata").fetchall())
     totals, usage = expected_from_truth(truth, emails, hours)
-    assert len(totals) > 50
+    assert len(totals) >= 25  # 5 antennas, 5 apps, the users who sent in the hour
     serving = table(
         pg,
         "SELECT timestamp, type, id, value, source FROM serving_bytes_hourly"

@@ -28,9 +28,22 @@ def script(name: str, *args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout + done.stderr
 
 
-def pids(pattern: str) -> list[int]:
+def pids(pattern: str, home: Path) -> list[int]:
+    """Processes matching ``pattern`` of the run whose state folder is ``home`` (their
+    LAMBDA_HOME): a `make up` or another test run on the same machine is left alone."""
     out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    return [pid for pid in map(int, out.split()) if lambda_home(pid) == home.resolve()]
+
+
+def lambda_home(pid: int) -> Path | None:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:  # gone, or not ours to read
+        return None
+    for item in environ.split(b"\0"):
+        if item.startswith(b"LAMBDA_HOME="):
+            return Path(item.removeprefix(b"LAMBDA_HOME=").decode(errors="replace")).resolve()
+    return None
 
 
 def kill(pid_list: list[int], sig: int = signal.SIGKILL) -> None:
@@ -57,8 +70,8 @@ def kill_at_failpoint(home: Path, name: str, timeout: float = 240) -> None:
     kill([pid, parent])
 
 
-def kill_speed_layer() -> None:
-    found = pids(SPEED_JVM)
+def kill_speed_layer(home: Path) -> None:
+    found = pids(SPEED_JVM, home)
     assert found, "no speed layer JVM to kill"
     kill(found)
 

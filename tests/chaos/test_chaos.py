@@ -21,6 +21,7 @@ import re
 import time
 import uuid
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
@@ -101,10 +102,10 @@ def wait_progress_after(settings, moment: dt.datetime, timeout: float) -> float:
     return float("inf")
 
 
-def batch_under_fault(api, home, dag_id, first, last, n, failpoint, task) -> int:
-    """Backfill ``dag_id`` over [first, last] while ``failpoint`` kills the job that reaches it;
-    returns the highest try number of ``task`` (2+ = Airflow retried it)."""
-    failpoints.arm(home, failpoint, only_if=f"{first:%Y-%m-%d}")
+def batch_under_fault(api, home, dag_id, first, last, n, failpoint, context, task) -> int:
+    """Backfill ``dag_id`` over [first, last] while ``failpoint`` kills the job that reaches it
+    with ``context``; returns the highest try number of ``task`` (2+ = Airflow retried it)."""
+    failpoints.arm(home, failpoint, only_if=context)
     api.set_paused(dag_id, False)  # a paused DAG's backfill runs stay queued
     try:
         api.backfill(dag_id, first, last)
@@ -120,8 +121,11 @@ def test_chaos(settings, spark, capsys):
     rng = random.Random(knobs.seed)
     home, run_dir = settings.home, settings.home / "run"
     today = now_utc().replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
-    day = today - dt.timedelta(days=3)  # nobody else's hours: the other tests use 2 days ago
-    first_hour = day + dt.timedelta(hours=22)
+    # Two hours across a midnight nobody else's tests use (they use 2 and 20 days ago): the
+    # hourly DAG takes the first (the last of its day), the daily DAG the day of the second, so
+    # both batch faults run at once on files of their own.
+    day = today - dt.timedelta(days=3)
+    first_hour = day - HOUR
     end = first_hour + 2 * HOUR
     topic = f"chaos-{knobs.seed}-{uuid.uuid4().hex[:6]}"
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
@@ -144,7 +148,7 @@ def test_chaos(settings, spark, capsys):
     ]
     rng.shuffle(plan)
     inject = {
-        "kill_speed_layer": faults.kill_speed_layer,
+        "kill_speed_layer": lambda: faults.kill_speed_layer(home),
         "kill_speed_layer_in_write": lambda: faults.kill_speed_layer_in_write(home),
         "restart_kafka": lambda: faults.restart_kafka(run_dir, knobs.outage),
         "crash_postgres": lambda: faults.crash_postgres(knobs.outage),
@@ -179,29 +183,44 @@ def test_chaos(settings, spark, capsys):
     # supervisor restarted it, nobody else does.
     api = AirflowApi.when_up(settings, timeout=300)
     airflow_status = faults.script("airflow.sh", "status")
-    # The first hour under the scheduler, its job killed (the daily run below recomputes both
-    # hours; without it the hourly DAG does the second one too).
+    # The first hour under the scheduler, its job killed; at the same time the daily run of the
+    # second hour's day, its compaction killed (it recomputes that hour; without it the hourly
+    # DAG does the second hour too).
     last_hour = first_hour if knobs.daily else end - HOUR
-    hourly_tries = batch_under_fault(
-        api,
-        home,
-        "lambda_hourly",
-        first_hour,
-        last_hour,
-        1 if knobs.daily else 2,
-        "batch_replace_hours",
-        "compute_hour",
-    )
-    daily_tries = None
-    if knobs.daily:
-        daily_tries = batch_under_fault(
-            api, home, "lambda_daily", day, day, 1, "compact_between_moves", "compact_day"
+    with ThreadPoolExecutor(2) as pool:
+        hourly = pool.submit(
+            batch_under_fault,
+            api,
+            home,
+            "lambda_hourly",
+            first_hour,
+            last_hour,
+            1 if knobs.daily else 2,
+            "batch_replace_hours",
+            f"{first_hour:%Y-%m-%d %H:%M}",
+            "compute_hour",
         )
+        daily = None
+        if knobs.daily:
+            daily = pool.submit(
+                batch_under_fault,
+                api,
+                home,
+                "lambda_daily",
+                day,
+                day,
+                1,
+                "compact_between_moves",
+                f"{day:%Y-%m-%d}",
+                "compact_day",
+            )
+        hourly_tries = hourly.result()
+        daily_tries = daily.result() if daily else None
     status = faults.script("speed_layer.sh", "status", env=env)
     faults.script("speed_layer.sh", "stop", env=env)
 
     found = check_everything(settings, spark, topic, ledger, day, first_hour, end, knobs.daily)
-    orphans = faults.pids(BATCH_APPS)
+    orphans = faults.pids(BATCH_APPS, settings.home)
     staging = list((settings.raw_dir / "_staging").glob("*"))
     armed = [p for p in (home / "failpoints").glob("*") if not p.name.endswith(".hit")]
 
@@ -347,7 +366,8 @@ def batch_truth(pg, ledger: Ledger, day) -> dict:
             ("app_bytes_total", e.app),
         ):
             hourly[(hour, kind, key)] += e.bytes
-            daily[(day, kind, key)] += e.bytes
+            if hour >= day:  # the daily run's day (the first hour is the day before's)
+                daily[(day, kind, key)] += e.bytes
         usage[(hour, e.id)] += e.bytes
     over_quota = {
         (hour, users[uid][0], used, users[uid][1])
