@@ -22,4 +22,8 @@ trap cleanup EXIT
 airflow_env
 "$VENV_AIRFLOW/bin/airflow" db migrate >>"$LOG_DIR/airflow-db.log" 2>&1 \
   || { tail -20 "$LOG_DIR/airflow-db.log"; die "airflow db migrate failed"; }
+# First the 5,000-event smoke run of every stage (about two minutes): a broken stage fails here,
+# not after the long run.
+log "smoke run of the benchmark (tests/integration/test_benchmark_smoke.py)"
+(cd "$REPO" && "$VENV_SPARK/bin/python" -m pytest tests/integration -m bench -q)
 (cd "$REPO" && "$VENV_SPARK/bin/python" -m benchmark "$@")

@@ -16,7 +16,9 @@ import pytest
 
 from .conftest import REPO
 
-pytestmark = pytest.mark.integration
+# make bench runs it before the long run (a broken stage fails in two minutes, not twenty);
+# make test leaves it out: it kept make test over 20 minutes.
+pytestmark = [pytest.mark.integration, pytest.mark.bench]
 
 STAGES = {
     "generation",
