@@ -1,6 +1,7 @@
 """Compact one day of the Parquet master dataset: each hour folder's many small files from
 the streaming micro-batches become one file, with the same rows (checked before any original
-is removed), a Kafka record landed twice by a replayed micro-batch kept once.
+is removed), a Kafka record landed twice by a replayed micro-batch kept once. Each hour is
+compacted under its exclusive lock (postgres.hour_locks): no batch job reads it meanwhile.
 
 Usage: spark-submit ... spark_apps/compact_day.py --day 2026-11-27
 """
@@ -10,8 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
-from telemetry import failpoints, raw_store
+from telemetry import failpoints, postgres, raw_store
 from telemetry.batch_job import day_parser, run
+
+
+def compact_hour(spark, settings, hour: dt.datetime, before_removing_originals):
+    """One hour, under its exclusive lock: no batch job reads it meanwhile."""
+    with postgres.hour_locks(settings, [hour], shared=False):
+        return raw_store.compact_hour(spark, str(settings.raw_dir), hour, before_removing_originals)
 
 
 def job(spark, settings, args) -> dict[str, int]:
@@ -19,9 +26,9 @@ def job(spark, settings, args) -> dict[str, int]:
     files = rows = copies = hours = 0
     for h in range(24):
         hour = day + dt.timedelta(hours=h)
-        done = raw_store.compact_hour(
+        done = compact_hour(
             spark,
-            str(settings.raw_dir),
+            settings,
             hour,
             lambda: failpoints.reach(settings.home, "compact_between_moves", f"{day:%Y-%m-%d}"),
         )

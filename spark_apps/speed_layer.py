@@ -10,16 +10,18 @@ Usage: spark-submit ... spark_apps/speed_layer.py   (settings from the environme
 from __future__ import annotations
 
 import datetime as dt
+import json
 import signal
 import sys
 import threading
 import time
+from collections import Counter
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
-from telemetry import config, postgres, preflight, raw_store, speed_state, transforms
+from telemetry import config, kafka_offsets, postgres, preflight, raw_store, speed_state, transforms
 from telemetry.schema import WINDOW_TOTAL_COLUMNS, ValidationRules
 from telemetry.session import get_session
 
@@ -137,6 +139,7 @@ class OnePassWriter:
         records = parsed.select(
             "kafka_partition",
             "kafka_offset",
+            F.unix_seconds("kafka_timestamp").alias("broker_time"),
             F.when(valid, F.col("timestamp")).alias("timestamp"),
             F.when(valid, F.col("key_h1")).alias("key_h1"),
             F.when(valid, F.col("key_h2")).alias("key_h2"),
@@ -145,17 +148,27 @@ class OnePassWriter:
             return
         steps = {"read": time.perf_counter() - started}
         columns = {name: records.column(name).to_pylist() for name in records.column_names}
-        batch_offsets: dict[int, int] = {}
-        for p, o in zip(columns["kafka_partition"], columns["kafka_offset"], strict=True):
-            batch_offsets[p] = max(o, batch_offsets.get(p, -1))
+        ranges: dict[int, tuple[int, int]] = {}
+        last_time: dict[int, int] = {}  # broker time of each partition's last record
+        for p, o, t in zip(
+            columns["kafka_partition"], columns["kafka_offset"], columns["broker_time"], strict=True
+        ):
+            lo, hi = ranges.get(p, (o, o))
+            if o >= hi:
+                last_time[p] = t
+            ranges[p] = (min(lo, o), max(hi, o))
+        batch_offsets = {p: hi for p, (_, hi) in ranges.items()}
         is_valid = [ts is not None for ts in columns["timestamp"]]
         pick = [i for i, v in enumerate(is_valid) if v]
+        valid_times = [columns["timestamp"][i] for i in pick]
         verdict = state.decide(
             [columns["kafka_partition"][i] for i in pick],
             [columns["kafka_offset"][i] for i in pick],
-            [columns["timestamp"][i] for i in pick],
+            valid_times,
             [speed_state.content_key(columns["key_h1"][i], columns["key_h2"][i]) for i in pick],
+            broker_times=[columns["broker_time"][i] for i in pick],
         )
+        landed_hours = Counter(ts - ts % 3600 for ts in valid_times)
         steps["judge"] = time.perf_counter() - started - sum(steps.values())
         duplicates = None
         if verdict.duplicates:
@@ -167,7 +180,7 @@ class OnePassWriter:
             .transform(transforms.with_provenance(verdict.watermark, duplicates))
             .transform(transforms.with_event_time)
         )
-        raw_store.land_batch(events, str(settings.raw_dir), batch_id)
+        raw_store.land_batch(events, str(settings.raw_dir), batch_id, ranges)
         steps["land"] = time.perf_counter() - started - sum(steps.values())
         deltas = (
             events.where(F.col("speed_status") == speed_state.COUNTED)
@@ -188,6 +201,8 @@ class OnePassWriter:
             window_deltas=deltas,
             offsets_before=dict(state.applied),
             offsets_after=batch_offsets,
+            last_record_times={p: _utc(t) for p, t in last_time.items()},
+            landed_hours={_utc(h): n for h, n in landed_hours.items()},
             watermark=_utc(verdict.watermark_after),
             max_event_time=_utc(verdict.max_event_time),
             input_rows=len(is_valid),
@@ -213,19 +228,47 @@ class OnePassWriter:
         )
 
 
+def offsets_behind(source_progress) -> int | None:
+    """Records between what a micro-batch read and the topic's end (Kafka source progress:
+    endOffset and latestOffset, JSON {topic: {partition: offset}}); None when unknown."""
+    try:
+        end = json.loads(source_progress.endOffset or "{}")
+        latest = json.loads(source_progress.latestOffset or "{}")
+    except (TypeError, ValueError):
+        return None
+    if not latest:
+        return None
+    return sum(
+        max(0, int(offset) - int(end.get(topic, {}).get(partition, 0)))
+        for topic, partitions in latest.items()
+        for partition, offset in partitions.items()
+    )
+
+
 class ProgressToLog(StreamingQueryListener):
-    """Prints each micro-batch's input and rate (what the benchmark and `make status` follow)."""
+    """Prints each micro-batch's input, rate and backlog (what the benchmark and `make status`
+    follow) and keeps the backlog in speed_layer_progress.offsets_behind."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        super().__init__()
+        self.settings = settings
 
     def onQueryStarted(self, event) -> None:  # noqa: N802 (Spark's listener API)
         print(f"[speed-layer] query {event.name} started (id {event.id})", flush=True)
 
     def onQueryProgress(self, event) -> None:  # noqa: N802
         p = event.progress
+        behind = offsets_behind(p.sources[0]) if p.sources else None
         print(
             f"[speed-layer] {p.name} batch {p.batchId}: {p.numInputRows} rows, "
-            f"{p.processedRowsPerSecond or 0:.0f} rows/s",
+            f"{p.processedRowsPerSecond or 0:.0f} rows/s, {behind} records behind",
             flush=True,
         )
+        if behind is not None:
+            try:  # best effort: PostgreSQL away is the writer's business, not the listener's
+                postgres.record_backlog(self.settings, p.name, behind)
+            except postgres.TRANSIENT_ERRORS as exc:
+                print(f"[speed-layer] backlog not recorded: {exc}", flush=True)
 
     def onQueryIdle(self, event) -> None:  # noqa: N802
         pass
@@ -246,6 +289,10 @@ def start(spark: SparkSession, settings: config.Settings) -> list:
     return [query]
 
 
+# Exit code the supervisor never retries (supervise.sh): a restart would meet the same state.
+NEEDS_A_PERSON = 3
+
+
 def main() -> int:
     try:
         settings = config.load(role="speed")  # whoever starts it: the speed role's rights only
@@ -253,12 +300,18 @@ def main() -> int:
             settings, ("bytes", "quarantine", "speed_layer_progress", "speed_layer_offsets")
         )
         preflight.check_kafka(settings)
+        writer = postgres.SpeedWriter(settings)
+        kafka_offsets.check_applied_offsets(settings, writer.applied_records(settings.kafka_topic))
+        writer.close()
+    except kafka_offsets.OffsetsWentBackwardsError as exc:
+        print(f"speed-layer: error: {exc}", file=sys.stderr, flush=True)
+        return NEEDS_A_PERSON
     except (config.ConfigError, preflight.PreflightError) as exc:
         print(f"speed-layer: error: {exc}", file=sys.stderr, flush=True)
         return 2
     print(f"[speed-layer] settings: {config.public_dict(settings)}", flush=True)
     spark = get_session("telemetry-speed-layer")
-    spark.streams.addListener(ProgressToLog())
+    spark.streams.addListener(ProgressToLog(settings))
     queries = start(spark, settings)
 
     stopping = threading.Event()

@@ -24,6 +24,16 @@ case "${1:-}" in
   stop) pid_alive speed_layer && log "stopping the speed layer"; stop_supervised speed_layer 60 ;;
   status)
     if pid_alive speed_layer; then echo "speed layer: running$(supervised_status speed_layer)"
-    else echo "speed layer: stopped"; exit 1; fi ;;
-  *) die "usage: speed_layer.sh start|stop|status" ;;
+    else
+      echo "speed layer: stopped$(sed -n 's/^last_exit=3$/ (it needs a person: see its log)/p' \
+        "$RUN_DIR/speed_layer.state" 2>/dev/null)"
+      exit 1
+    fi ;;
+  forget-offsets)  # after a deliberate topic recreation: start again from the new topic
+    pid_alive speed_layer && die "stop the speed layer first (speed_layer.sh stop)"
+    LAMBDA_PG_ROLE=owner "$VENV_SPARK/bin/python" -m telemetry.kafka_offsets forget
+    rm -rf "$LAMBDA_CHECKPOINT_DIR/speed_layer"
+    log "removed the checkpoint $LAMBDA_CHECKPOINT_DIR/speed_layer"
+    ;;
+  *) die "usage: speed_layer.sh start|stop|status|forget-offsets" ;;
 esac

@@ -7,7 +7,8 @@
 # has exited. Restarts and the last error are kept in $RUN_DIR/NAME.state (`make status`
 # shows them), CMD's pid in $RUN_DIR/NAME_app.pid. If STARTED_LINE is not empty, exit code 2
 # before that line ever appeared in LOGFILE is a refusal to start (bad configuration): it is
-# not retried, it needs a person.
+# not retried, it needs a person; so is exit code 3 at any time (the app found a state that a
+# restart would meet again, such as Kafka offsets that went backwards).
 source "$(dirname "$0")/common.sh"
 name="$1" logfile="$2" started_line="$3"
 shift 3
@@ -50,6 +51,11 @@ while true; do
   if [ "$rc" = 2 ] && [ -n "$started_line" ] && [ "$ever_started" = 0 ]; then
     log "$name refused to start (exit 2): not restarting"
     exit 2
+  fi
+  if [ "$rc" = 3 ]; then
+    write_state "$restarts" 3 "$(last_error "$offset")"
+    log "$name stopped (exit 3): it needs a person, see $logfile; not restarting"
+    exit 3
   fi
   restarts=$((restarts + 1))
   if ((rc > 128)); then

@@ -61,24 +61,31 @@ def read_users(spark: SparkSession, settings: config.Settings) -> DataFrame:
 def recompute_hours(
     spark: SparkSession, settings: config.Settings, start: dt.datetime, end: dt.datetime
 ) -> dict[str, int]:
-    """Exact figures for the hours in [start, end), replacing that slice in PostgreSQL."""
+    """Exact figures for the hours in [start, end), replacing that slice in PostgreSQL.
+
+    The hours are read under their shared locks (postgres.hour_locks): a compaction of one of
+    them waits until the read is over, and one under way is waited for."""
     began = time.monotonic()
-    raw = raw_store.read_hours(spark, str(settings.raw_dir), start, end)
-    result = batch.hourly(raw, read_users(spark, settings))
-    steps = {"plan": time.monotonic() - began}
-    totals = result.totals.select(transforms.utc_wallclock("timestamp"), "id", "value", "type")
-    over_quota = result.over_quota.select(
-        "email", "usage", "quota", transforms.utc_wallclock("timestamp")
-    )
-    stats = result.stats.select(transforms.utc_wallclock("timestamp"), *STATS_COLUMNS)
+    hours = [start + i * HOUR for i in range(int((end - start) / HOUR))]
     rows = {}
-    for name, frame in (("totals", totals), ("over_quota", over_quota), ("stats", stats)):
+    with postgres.hour_locks(settings, hours, shared=True) as read_from:
+        steps = {"lock": time.monotonic() - began}
         began = time.monotonic()
-        rows[name] = frame.collect()
-        steps[name] = time.monotonic() - began
+        raw = raw_store.read_hours(spark, str(settings.raw_dir), start, end)
+        result = batch.hourly(raw, read_users(spark, settings))
+        steps["plan"] = time.monotonic() - began
+        totals = result.totals.select(transforms.utc_wallclock("timestamp"), "id", "value", "type")
+        over_quota = result.over_quota.select(
+            "email", "usage", "quota", transforms.utc_wallclock("timestamp")
+        )
+        stats = result.stats.select(transforms.utc_wallclock("timestamp"), *STATS_COLUMNS)
+        for name, frame in (("totals", totals), ("over_quota", over_quota), ("stats", stats)):
+            began = time.monotonic()
+            rows[name] = frame.collect()
+            steps[name] = time.monotonic() - began
     began = time.monotonic()
     summary = postgres.replace_hours(
-        settings, start, end, rows["totals"], rows["over_quota"], rows["stats"]
+        settings, start, end, rows["totals"], rows["over_quota"], rows["stats"], read_from
     )
     steps["postgres"] = time.monotonic() - began
     # Where a run's time goes (the first Spark job also pays the JVM's warm-up).

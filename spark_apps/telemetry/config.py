@@ -99,7 +99,8 @@ class Settings:
     watermark: str = "1 minute"
     watermark_seconds: int = 60
     trigger: str = "5 seconds"
-    max_offsets_per_trigger: int = 0
+    # Records per micro-batch at most: a backlog drains in bounded steps (README "Settings").
+    max_offsets_per_trigger: int = 200_000
     starting_offsets: str = "earliest"
     raw_dir: Path = Path()
     checkpoint_dir: Path = Path()
@@ -115,6 +116,8 @@ class Settings:
     hour_grace_seconds: int = 120
     hour_max_wait_seconds: int = 1800
     task_retry_delay_seconds: int = 60  # Airflow's wait before a failed task's next try
+    # The sweep (dags/lambda_sweep.py): how far back it looks for hours and days to (re)compute.
+    sweep_lookback_hours: int = 72
     # Airflow
     airflow_port: int = 18080
     airflow_db: str = "airflow"
@@ -288,7 +291,7 @@ def load(role: str | None = None) -> Settings:
         watermark=_env("LAMBDA_WATERMARK", "1 minute"),
         watermark_seconds=_duration_seconds("LAMBDA_WATERMARK", "1 minute"),
         trigger=_env("LAMBDA_TRIGGER", "5 seconds"),
-        max_offsets_per_trigger=_env_int("LAMBDA_MAX_OFFSETS_PER_TRIGGER", 0),
+        max_offsets_per_trigger=_env_int("LAMBDA_MAX_OFFSETS_PER_TRIGGER", 200_000),
         starting_offsets=starting,
         raw_dir=Path(_env("LAMBDA_RAW_DIR", str(home / "data" / "raw"))),
         checkpoint_dir=Path(_env("LAMBDA_CHECKPOINT_DIR", str(home / "checkpoints"))),
@@ -300,6 +303,7 @@ def load(role: str | None = None) -> Settings:
         hour_grace_seconds=_env_int("LAMBDA_HOUR_GRACE_SECONDS", 120),
         hour_max_wait_seconds=_env_int("LAMBDA_HOUR_MAX_WAIT_SECONDS", 1800),
         task_retry_delay_seconds=_env_int("LAMBDA_TASK_RETRY_DELAY_SECONDS", 60),
+        sweep_lookback_hours=_env_int("LAMBDA_SWEEP_LOOKBACK_HOURS", 72, 1),
         airflow_port=_env_int("LAMBDA_AIRFLOW_PORT", 18080, 1),
         airflow_db=_env("LAMBDA_AIRFLOW_DB", "airflow"),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -68,6 +68,26 @@ def copy_rows(
     return count
 
 
+# Namespace (first key) of the hour locks: PostgreSQL advisory locks are shared by every client.
+HOUR_LOCK_CLASS = 0x1A4B
+
+
+@contextmanager
+def hour_locks(
+    settings: Settings, hours: Iterable[dt.datetime], shared: bool
+) -> Iterator[dt.datetime]:
+    """Hold one advisory lock per hour: shared by the batch jobs that read the hours, exclusive
+    by the compaction that rewrites one, so a compaction never removes or adds a file under a
+    reader. Yields PostgreSQL's clock once every lock is held (the read's start, comparable with
+    landed_hours.landed_at). Session locks: a killed holder's connection ends and frees them."""
+    take = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
+    with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+        for hour in sorted(set(hours)):
+            epoch_hour = int(hour.replace(tzinfo=dt.UTC).timestamp()) // 3600
+            conn.execute(f"SELECT {take}(%s, %s)", (HOUR_LOCK_CLASS, epoch_hour))
+        yield conn.execute("SELECT clock_timestamp()").fetchone()[0]
+
+
 class StaleSpeedStateError(RuntimeError):
     """PostgreSQL has offsets the speed layer's memory lacks: another writer, or a state not
     rebuilt. Not retried: the app exits, restarts and rebuilds its state."""
@@ -82,6 +102,8 @@ class SpeedBatch:
     window_deltas: Sequence[Sequence[Any]]  # (timestamp, id, value, type) to add
     offsets_before: dict[int, int]  # partition -> applied offset the batch was judged after
     offsets_after: dict[int, int]
+    last_record_times: dict[int, dt.datetime]  # partition -> broker time of offsets_after's record
+    landed_hours: dict[dt.datetime, int]  # hour -> valid events landed in it (dirty for the batch)
     watermark: dt.datetime | None
     max_event_time: dt.datetime | None
     input_rows: int
@@ -118,16 +140,20 @@ class SpeedWriter:
             self._conn = None
 
     def load(self, topic: str) -> tuple[dict[int, int], dt.datetime | None]:
-        """Applied offsets per partition and the largest event time applied, for a topic."""
+        """Applied offsets per partition and the largest (bounded) event time applied."""
+        rows = self.applied_records(topic)
+        times = [t for _, _, t, _ in rows if t is not None]
+        return {p: o for p, o, _, _ in rows}, max(times, default=None)
+
+    def applied_records(self, topic: str) -> list[tuple[int, int, dt.datetime | None, Any]]:
+        """(partition, applied offset, max event time, broker time of that record) per partition."""
         conn = self._connection()
         with conn.transaction():
-            rows = conn.execute(
-                "SELECT kafka_partition, applied_through, max_event_time FROM speed_layer_offsets"
-                " WHERE kafka_topic = %s",
+            return conn.execute(
+                "SELECT kafka_partition, applied_through, max_event_time, applied_record_time"
+                " FROM speed_layer_offsets WHERE kafka_topic = %s ORDER BY 1",
                 (topic,),
             ).fetchall()
-        times = [t for _, _, t in rows if t is not None]
-        return {p: o for p, o, _ in rows}, max(times, default=None)
 
     def apply(self, batch: SpeedBatch, rejected: Callable[[], Iterable[Sequence[Any]]]) -> None:
         try:
@@ -176,18 +202,21 @@ class SpeedWriter:
                 cur.executemany(
                     """
                     INSERT INTO speed_layer_offsets AS s
-                        (kafka_topic, kafka_partition, applied_through, max_event_time)
-                    VALUES (%s, %s, %s, %s)
+                        (kafka_topic, kafka_partition, applied_through, max_event_time,
+                         applied_record_time)
+                    VALUES (%s, %s, %s, %s, %s)
                     ON CONFLICT (kafka_topic, kafka_partition) DO UPDATE SET
                         applied_through = EXCLUDED.applied_through,
                         max_event_time = GREATEST(s.max_event_time, EXCLUDED.max_event_time),
+                        applied_record_time = EXCLUDED.applied_record_time,
                         updated_at = now()
                     """,
                     [
-                        (batch.topic, p, o, batch.max_event_time)
+                        (batch.topic, p, o, batch.max_event_time, batch.last_record_times.get(p))
                         for p, o in sorted(batch.offsets_after.items())
                     ],
                 )
+                record_landed_hours(cur, batch.landed_hours)
             conn.execute(
                 """
                 INSERT INTO speed_layer_progress AS p
@@ -212,17 +241,42 @@ class SpeedWriter:
             failpoints.reach(self.settings.home, "speed_upsert")  # written, not yet committed
 
 
+def record_landed_hours(cur: psycopg.Cursor, landed: dict[dt.datetime, int]) -> None:
+    """Mark hours as landed in (the speed layer, in its batch's transaction). now() is the
+    transaction's start, after the files landed: a batch job that began reading an hour before
+    it (batch_hourly_stats.read_from) did not see them, and the sweep recomputes the hour."""
+    cur.executemany(
+        """
+        INSERT INTO landed_hours AS l (timestamp, events, landed_at) VALUES (%s, %s, now())
+        ON CONFLICT (timestamp) DO UPDATE SET events = l.events + EXCLUDED.events, landed_at = now()
+        """,
+        sorted(landed.items()),
+    )
+
+
+def record_backlog(settings: Settings, query_name: str, behind: int) -> None:
+    """How many Kafka records the speed layer is behind (its listener, after each batch)."""
+    with psycopg.connect(settings.pg_dsn, connect_timeout=3) as conn:
+        conn.execute(
+            "UPDATE speed_layer_progress SET offsets_behind = %s WHERE query_name = %s",
+            (behind, query_name),
+        )
+
+
 def _replace_range(conn, table: str, columns: Sequence[str], rows, start, end) -> int:
     """Delete [start, end) from table and insert rows: one slice, replaced as a whole."""
     conn.execute(f"DELETE FROM {table} WHERE timestamp >= %s AND timestamp < %s", (start, end))
     return copy_rows(conn, table, columns, rows)
 
 
-def replace_hours(settings: Settings, start, end, totals, over_quota, stats) -> dict[str, int]:
+def replace_hours(
+    settings: Settings, start, end, totals, over_quota, stats, read_from: dt.datetime
+) -> dict[str, int]:
     """Replace the batch layer's rows for the hours in [start, end) in one transaction, so
     re-running an interval converges to the same tables and readers never see half of it.
 
     Hours without any event still get a stats row (events = 0): the hour was computed.
+    ``read_from``: when the job began reading the hours (hour_locks), kept with each hour.
     """
     with connect(settings) as conn:
         written = {
@@ -244,8 +298,8 @@ def replace_hours(settings: Settings, start, end, totals, over_quota, stats) -> 
         written["batch_hourly_stats"] = _replace_range(
             conn,
             "batch_hourly_stats",
-            ("timestamp", *STATS_COLUMNS),
-            [(h, *measured.get(h, nothing)) for h in every_hour],
+            ("timestamp", *STATS_COLUMNS, "read_from"),
+            [(h, *measured.get(h, nothing), read_from) for h in every_hour],
             start,
             end,
         )

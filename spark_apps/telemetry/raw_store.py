@@ -1,19 +1,22 @@
 """The raw master dataset: valid events as Parquet, partitioned year/month/day/hour.
 
 The speed layer lands each micro-batch here from ``foreachBatch``: Spark writes the batch to a
-staging folder, then each file is renamed into its hour folder under a name made of the batch id
-and Spark's task number. A replayed batch (``foreachBatch`` is at-least-once) has the same id and
-the same offsets, so it produces the same names and replaces its own files instead of adding
-copies. We do not use Spark's streaming file sink: its ``_spark_metadata`` log would have to be
-rewritten by the daily compaction, and readers of a root with that log ignore files it lacks.
+staging folder, then each file is renamed into its hour folder under a name made of the batch id,
+a digest of the Kafka offset ranges it holds and Spark's task number. A replayed batch
+(``foreachBatch`` is at-least-once) has the same id and the same offsets, so it produces the same
+names and replaces its own files instead of adding copies; a batch of a new checkpoint (its ids
+start again at 0) holds other offsets, so it never replaces an older batch's files. We do not use
+Spark's streaming file sink: its ``_spark_metadata`` log would have to be rewritten by the daily
+compaction, and readers of a root with that log ignore files it lacks.
 Readers use :func:`read_hours`: the dataset root plus partition filters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from pyspark.sql import DataFrame, SparkSession
@@ -58,16 +61,39 @@ def _target_name(file_name: str, tag: str) -> str | None:
     return f"{tag}-part-{int(match.group(1)):05d}-{match.group(2)}.parquet"
 
 
-def land_batch(events: DataFrame, root: str, batch_id: int) -> int:
-    """Write one micro-batch of events (with partition columns) under root; returns files landed."""
+def offset_ranges(events: DataFrame) -> dict[int, tuple[int, int]]:
+    """Kafka partition -> (lowest, highest offset) of a frame's records (one small aggregate)."""
+    rows = events.groupBy("kafka_partition").agg(
+        F.min("kafka_offset").alias("lo"), F.max("kafka_offset").alias("hi")
+    )
+    return {r.kafka_partition: (r.lo, r.hi) for r in rows.collect()}
+
+
+def batch_tag(batch_id: int, ranges: Mapping[int, tuple[int, int]]) -> str:
+    """The landed files' name prefix: the same for a replay of a batch, another for other
+    records under the same batch id (a reset checkpoint numbers its batches from 0 again)."""
+    text = ",".join(f"{p}:{lo}-{hi}" for p, (lo, hi) in sorted(ranges.items()))
+    return f"batch-{batch_id:010d}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def land_batch(
+    events: DataFrame,
+    root: str,
+    batch_id: int,
+    ranges: Mapping[int, tuple[int, int]] | None = None,
+) -> int:
+    """Write one micro-batch of events (with partition columns) under root; returns files landed.
+
+    ``ranges``: the batch's Kafka offset ranges per partition (batch_tag), computed from the
+    events when not given."""
     spark = events.sparkSession
+    tag = batch_tag(batch_id, offset_ranges(events) if ranges is None else ranges)
     staging = f"{root.rstrip('/')}/_staging/batch-{batch_id}"
     fs, jvm = _fs(spark, staging)
     fs.delete(jvm.org.apache.hadoop.fs.Path(staging), True)
     if "speed_status" not in events.columns:  # landed without the speed layer: it never saw it
         events = events.withColumn("speed_status", F.lit(None).cast("string"))
     events.select(*RAW_COLUMNS).write.partitionBy(*PARTITION_COLUMNS).parquet(staging)
-    tag = f"batch-{batch_id:010d}"
     landed = 0
     for source in _list_files(fs, jvm, staging):
         relative = source.split(f"batch-{batch_id}/", 1)[1]

@@ -9,9 +9,16 @@ happens to every valid event (its provenance, landed with it in Parquet):
   Kafka (partition, offset) order, or in an earlier batch and not yet behind the watermark);
 - ``counted``: added to its windows in PostgreSQL.
 
-The state is what those verdicts need: the largest event time, the offsets already applied to
-PostgreSQL, and the content keys (128-bit hashes) of the counted events not yet behind the
-watermark, in 10-second buckets so that whole buckets are dropped as the watermark passes them.
+The watermark follows the fleet, not its fastest clock: each event moves it by its event time
+bounded by its record's broker time (``LogAppendTime``, which no device chooses), so a device
+whose clock runs ahead is counted in its own (future) window but cannot make everyone else's
+events late. A device whose clock runs behind by more than the delay has its events judged
+late here (landed, counted by the batch layer, which marks their hour for recomputation).
+
+The state is what those verdicts need: the largest bounded event time, the offsets already
+applied to PostgreSQL, and the content keys (128-bit hashes) of the counted events not yet behind
+the watermark, in 10-second buckets so that whole buckets are dropped as the watermark passes
+them.
 Nothing here touches Spark or PostgreSQL: ``decide`` is a pure function of the state and the
 batch, ``commit`` applies a verdict once PostgreSQL has the batch. On start the state is
 rebuilt from PostgreSQL (watermark, offsets) and from the Parquet the speed layer landed
@@ -40,7 +47,7 @@ class Verdict:
     """The decisions for one micro-batch (applied to the state by ``SpeedState.commit``)."""
 
     watermark: int | None  # epoch seconds the batch was judged against; None: no event yet
-    max_event_time: int | None  # after the batch
+    max_event_time: int | None  # after the batch: the largest min(event time, broker time)
     duplicates: list[tuple[int, int]]  # (kafka_partition, kafka_offset) of duplicate events
     counted_keys: dict[int, list[int]]  # bucket -> keys of the events counted
     offsets: dict[int, int]  # kafka_partition -> highest offset in the batch
@@ -52,7 +59,7 @@ class Verdict:
 @dataclass
 class SpeedState:
     delay_seconds: int
-    max_event_time: int | None = None
+    max_event_time: int | None = None  # largest min(event time, broker time) applied
     applied: dict[int, int] = field(default_factory=dict)  # partition -> last applied offset
     _buckets: dict[int, set[int]] = field(default_factory=dict)
 
@@ -79,8 +86,12 @@ class SpeedState:
         offsets: Sequence[int],
         timestamps: Sequence[int],
         keys: Sequence[int],
+        broker_times: Sequence[int] | None = None,
     ) -> Verdict:
-        """Judge one batch of valid events not yet applied (same-length columns, any order)."""
+        """Judge one batch of valid events not yet applied (same-length columns, any order).
+
+        ``broker_times``: each record's Kafka timestamp (epoch seconds); an event moves the
+        watermark by at most that (None: by its event time alone)."""
         watermark = self.watermark
         order = sorted(range(len(offsets)), key=lambda i: (partitions[i], offsets[i]))
         duplicates: list[tuple[int, int]] = []
@@ -99,8 +110,9 @@ class SpeedState:
             seen_now.add(key)
             counted_keys.setdefault(bucket, []).append(key)
             counted += 1
+        bounded = timestamps if broker_times is None else map(min, timestamps, broker_times)
         batch_max = max(
-            [*timestamps, *([self.max_event_time] if self.max_event_time else [])], default=None
+            [*bounded, *([self.max_event_time] if self.max_event_time else [])], default=None
         )
         top: dict[int, int] = {}
         for p, o in zip(partitions, offsets, strict=True):

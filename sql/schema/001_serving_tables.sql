@@ -133,3 +133,35 @@ CREATE TABLE IF NOT EXISTS speed_layer_offsets (
     updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (kafka_topic, kafka_partition)
 );
+-- The broker time of the record at applied_through: on start the speed layer finds that record
+-- in Kafka again, or stops (a topic recreated, another cluster: offsets that went backwards).
+ALTER TABLE speed_layer_offsets ADD COLUMN IF NOT EXISTS applied_record_time TIMESTAMP;
+-- How many Kafka records the speed layer is behind the topic's end (its last progress).
+ALTER TABLE speed_layer_progress ADD COLUMN IF NOT EXISTS offsets_behind BIGINT;
+
+-- Every hour the speed layer landed valid events in, and when it last did (written in the same
+-- transaction as its offsets). An hour whose landed_at is after the batch layer read it
+-- (batch_hourly_stats.read_from) has events the batch has not counted: the sweep recomputes it.
+CREATE TABLE IF NOT EXISTS landed_hours (
+    timestamp TIMESTAMP PRIMARY KEY,
+    events    BIGINT NOT NULL,
+    landed_at TIMESTAMPTZ NOT NULL
+);
+-- When the batch job that wrote an hour began reading it (PostgreSQL's clock, as landed_at).
+ALTER TABLE batch_hourly_stats ADD COLUMN IF NOT EXISTS read_from TIMESTAMPTZ;
+
+-- Days whose daily run (compaction, every hour recomputed, bytes_daily) has completed.
+CREATE TABLE IF NOT EXISTS serving_days (
+    timestamp    TIMESTAMP PRIMARY KEY,
+    read_from    TIMESTAMPTZ,  -- the earliest read_from of its hours in that run
+    published_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- What the sweep (dags/lambda_sweep.py) asked Airflow to run, so one staleness is run once.
+CREATE TABLE IF NOT EXISTS batch_requests (
+    kind         TEXT NOT NULL,  -- hour | day
+    timestamp    TIMESTAMP NOT NULL,
+    landed_at    TIMESTAMPTZ NOT NULL,
+    requested_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (kind, timestamp)
+);

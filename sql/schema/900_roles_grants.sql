@@ -24,7 +24,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA public
 GRANT TEMPORARY ON DATABASE :"db" TO :"speed_role";
 GRANT SELECT, INSERT, UPDATE ON bytes TO :"speed_role";
 GRANT SELECT, INSERT ON quarantine TO :"speed_role";
-GRANT SELECT, INSERT, UPDATE ON speed_layer_progress, speed_layer_offsets TO :"speed_role";
+GRANT SELECT, INSERT, UPDATE ON speed_layer_progress, speed_layer_offsets, landed_hours
+    TO :"speed_role";
 
 -- Batch jobs (telemetry.batch_job, telemetry.postgres.replace_hours / replace_days_from_hours):
 -- users over JDBC, then each interval replaced (DELETE ... WHERE timestamp, COPY / INSERT).
@@ -34,9 +35,11 @@ GRANT SELECT, INSERT, DELETE ON bytes_hourly, user_quota_limit, batch_hourly_sta
 
 -- Airflow's SQL tasks (sql/batch/*.sql): read both layers, write the reconciliation and publish
 -- hours. Of the quarantine only the time is read (counts per hour), never the payloads.
-GRANT SELECT ON speed_layer_progress, bytes, bytes_hourly, batch_hourly_stats TO :"airflow_role";
+GRANT SELECT ON speed_layer_progress, bytes, bytes_hourly, batch_hourly_stats, landed_hours
+    TO :"airflow_role";
 GRANT SELECT (kafka_timestamp) ON quarantine TO :"airflow_role";
-GRANT SELECT, INSERT, UPDATE ON reconciliation, serving_hours TO :"airflow_role";
+GRANT SELECT, INSERT, UPDATE ON reconciliation, serving_hours, serving_days, batch_requests
+    TO :"airflow_role";
 
 -- People and dashboards: read everything, tables and views, including those created later.
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"reader_role";

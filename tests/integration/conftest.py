@@ -34,6 +34,9 @@ SERVING_TABLES = (
     "reconciliation",
     "speed_layer_progress",
     "speed_layer_offsets",
+    "landed_hours",
+    "serving_days",
+    "batch_requests",
 )
 
 

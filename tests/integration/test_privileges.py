@@ -38,6 +38,7 @@ EXPECTED_GRANTS = {
         "quarantine": {"SELECT", "INSERT"},
         "speed_layer_progress": {"SELECT", "INSERT", "UPDATE"},
         "speed_layer_offsets": {"SELECT", "INSERT", "UPDATE"},
+        "landed_hours": {"SELECT", "INSERT", "UPDATE"},
     },
     "batch": {
         "user_metadata": {"SELECT"},
@@ -49,10 +50,18 @@ EXPECTED_GRANTS = {
     "airflow": {
         **{
             t: {"SELECT"}
-            for t in ("speed_layer_progress", "bytes", "bytes_hourly", "batch_hourly_stats")
+            for t in (
+                "speed_layer_progress",
+                "bytes",
+                "bytes_hourly",
+                "batch_hourly_stats",
+                "landed_hours",
+            )
         },
-        "reconciliation": {"SELECT", "INSERT", "UPDATE"},
-        "serving_hours": {"SELECT", "INSERT", "UPDATE"},
+        **{
+            t: {"SELECT", "INSERT", "UPDATE"}
+            for t in ("reconciliation", "serving_hours", "serving_days", "batch_requests")
+        },
     },
 }
 
@@ -166,6 +175,8 @@ def test_speed_role_does_its_job_and_cannot_touch_the_schema_or_the_batch_layer(
             window_deltas=[(T0, "a", value, "app_bytes_total")],
             offsets_before=before,
             offsets_after=after,
+            last_record_times={0: T0},
+            landed_hours={T0: 1},
             watermark=T0 + batch_id * HOUR,
             max_event_time=T0 + batch_id * HOUR,
             input_rows=1,
@@ -196,7 +207,9 @@ def test_speed_role_does_its_job_and_cannot_touch_the_schema_or_the_batch_layer(
 def test_batch_role_does_its_job_and_cannot_write_the_speed_layer(pg, settings):
     batch = settings.as_role("batch")
     totals = [(T0, "a", 5, "app_bytes_total")]
-    written = postgres.replace_hours(batch, T0, T0 + HOUR, totals, [], [(T0, 1, *[0] * 7)])
+    written = postgres.replace_hours(
+        batch, T0, T0 + HOUR, totals, [], [(T0, 1, *[0] * 7)], read_from=T0
+    )
     assert written == {"bytes_hourly": 1, "user_quota_limit": 0, "batch_hourly_stats": 1}
     assert postgres.replace_days_from_hours(batch, T0, T0 + dt.timedelta(days=1)) == 1
 

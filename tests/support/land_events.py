@@ -1,4 +1,5 @@
-"""Land events in the Parquet master dataset exactly as the speed layer does (raw_store).
+"""Land events in the Parquet master dataset exactly as the speed layer does (raw_store), and
+mark their hours in landed_hours as it does.
 
 Run with the Spark side's Python (the Airflow-side tests have no full pyspark):
     python tests/support/land_events.py ROOT BATCH_ID < events.jsonl
@@ -9,13 +10,15 @@ duplicate; absent or null: landed without the speed layer)}.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
+from collections import Counter
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from telemetry import config, raw_store, submit_args, transforms
+from telemetry import config, postgres, raw_store, submit_args, transforms
 
 SCHEMA = (
     "timestamp long, id string, antenna_id string, bytes long, app string,"
@@ -44,6 +47,13 @@ def main() -> int:
     )
     print(raw_store.land_batch(frame, root, batch_id), "files")
     spark.stop()
+    # As the speed layer does once its files landed: the hours are stale for the batch sweep.
+    hours = Counter(r["timestamp"] - r["timestamp"] % 3600 for r in rows)
+    landed = {
+        dt.datetime.fromtimestamp(h, dt.UTC).replace(tzinfo=None): n for h, n in hours.items()
+    }
+    with postgres.connect(config.load()) as conn, conn.cursor() as cur:
+        postgres.record_landed_hours(cur, landed)
     return 0
 
 

@@ -49,6 +49,14 @@ def test_a_replayed_batch_replaces_its_own_files(spark, tmp_path):
     assert all(name.startswith("batch-0000000000-") for name in hour_files(tmp_path))
 
 
+def test_a_reset_checkpoint_never_replaces_older_files_under_the_same_batch_id(spark, tmp_path):
+    """A new checkpoint numbers its batches from 0 again: its batch 0 holds other offsets than
+    the old batch 0, whose files are not yet compacted, and both must stay."""
+    raw_store.land_batch(batch(spark, range(0, 3)), str(tmp_path), 0)
+    raw_store.land_batch(batch(spark, range(3, 6)), str(tmp_path), 0)
+    assert [r.kafka_offset for r in hour_rows(spark, tmp_path)] == list(range(6))
+
+
 def test_compaction_keeps_every_row_and_drops_a_replay_that_came_after_it(spark, tmp_path):
     root = str(tmp_path)
     raw_store.land_batch(batch(spark, range(0, 3)), root, 0)

@@ -61,3 +61,25 @@ def test_a_rebuilt_state_gives_the_same_verdicts():
 def test_content_key_uses_both_hashes():
     assert content_key(1, 2) != content_key(2, 1)
     assert content_key(-1, -1) == (1 << 128) - 1
+
+
+def test_a_device_clock_ahead_is_counted_but_does_not_move_the_watermark_past_broker_time():
+    """One device 4 minutes ahead (within the 300 s future limit) must not make the fleet's
+    on-time events late: its event moves the watermark by its broker time, not its clock."""
+    state = SpeedState(delay_seconds=60)
+    fast = state.decide([0], [0], [T0 + 240], [1], broker_times=[T0])
+    assert fast.counted == 1, "the fast device's event is still counted"
+    state.commit(fast)
+    assert state.watermark == T0 - 60
+    on_time = [(1, i, T0 + i // 100, 10 + i) for i in range(1000)]
+    partitions, offsets, timestamps, keys = (list(c) for c in zip(*on_time, strict=True))
+    verdict = state.decide(partitions, offsets, timestamps, keys, broker_times=timestamps)
+    assert (verdict.counted, verdict.late) == (1000, 0)
+
+
+def test_a_device_clock_behind_by_more_than_the_delay_is_late_in_the_speed_layer():
+    state = SpeedState(delay_seconds=60)
+    state.commit(state.decide([0], [0], [T0], [1], broker_times=[T0]))
+    slow = state.decide([0], [1], [T0 - 180], [2], broker_times=[T0 + 1])
+    assert (slow.counted, slow.late) == (0, 1)
+    assert slow.watermark_after == T0 - 60, "a slow clock never moves the watermark back"
