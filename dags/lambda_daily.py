@@ -3,8 +3,9 @@
 
 For each day (its data interval, run after the day is over): compact the day's small Parquet
 files, recompute every hour of the day (so events that arrived after their hour's run are
-counted) and the daily rollups (`bytes_daily`), then reconcile the day's hours. Idempotent for
-its day.
+counted) and the daily rollups (`bytes_daily`), then reconcile the day's hours and record the
+day as done (`serving_days`). Idempotent for its day; `lambda_sweep` runs it again for a day
+that was missed or got events after it ran.
 """
 
 from __future__ import annotations
@@ -34,4 +35,5 @@ with DAG(
         >> spark_job("compact_day", "compact_day.py", ["--day", DAY])
         >> spark_job("recompute_day", "batch_daily.py", ["--day", DAY])
         >> run_sql("reconcile_day", "batch/reconcile.sql")
+        >> run_sql("publish_day", "batch/publish_day.sql")
     )

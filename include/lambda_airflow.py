@@ -69,6 +69,18 @@ INTERVAL = {
 }
 
 
+# The sweep's bind parameters (sql/batch/sweep_*.sql): its run's end is its as-of time. A day
+# settles an hour after the hours' wait (the scheduled daily run goes first); a request whose
+# run failed for good is made again after two hours.
+SWEEP = {
+    "interval_end": "{{ data_interval_end.isoformat() }}",
+    "lookback_hours": int(_settings.sweep_lookback_hours),
+    "max_wait_seconds": int(_settings.hour_max_wait_seconds),
+    "day_settle_seconds": int(_settings.hour_max_wait_seconds) + 3600,
+    "retry_seconds": 2 * 3600,
+}
+
+
 def run_sql(task_id: str, sql_file: str) -> SQLExecuteQueryOperator:
     """A sql/ file over the run's data interval (bind parameters, see INTERVAL). Its statements
     run one by one (a server-side bound statement holds one command), in one transaction."""

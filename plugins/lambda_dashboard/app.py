@@ -138,13 +138,15 @@ def create_app() -> FastAPI:
     @app.get("/api/health")
     def health(hours: Hours = 24, end: End = None, latest: Latest = 10) -> dict[str, Any]:
         """Lambda health: the speed layer's freshness, the batch layer's last published hour,
-        reconciliation per hour and type with the difference's causes, quarantined records
-        per hour and reason, and the latest quarantined payloads (escaped text)."""
+        the hours not exact yet (hours_not_exact), reconciliation per hour and type with the
+        difference's causes, quarantined records per hour and reason, and the latest
+        quarantined payloads (escaped text)."""
         start, stop = time_range(hours, end)
         window = {"start": start, "end": stop}
         with queries.reader() as conn:
             speed = queries.rows(conn, "speed_freshness", query_name=SPEED_QUERY)[0]
             published = queries.rows(conn, "batch_published")
+            not_exact = queries.rows(conn, "hours_not_exact", **window)
             reconciliation = queries.rows(conn, "reconciliation", **window)
             by_reason = queries.rows(conn, "quarantine_by_reason", **window)
             latest_rows = queries.rows(conn, "quarantine_latest", **window, max_rows=latest)
@@ -153,6 +155,7 @@ def create_app() -> FastAPI:
             "end": iso(stop),
             "speed": speed,
             "batch": published[0] if published else None,
+            "hours_not_exact": not_exact,
             "reconciliation": reconciliation,
             "quarantine_by_reason": by_reason,
             "quarantine_latest": latest_rows,

@@ -10,7 +10,7 @@ from airflow.dag_processing.dagbag import DagBag
 
 from .conftest import REPO
 
-DAG_IDS = {"lambda_hourly", "lambda_daily"}
+DAG_IDS = {"lambda_hourly", "lambda_daily", "lambda_sweep"}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_dag_files_import_fast_without_spark():
     code = (
         "import sys, time; t = time.monotonic();"
         "sys.path[:0] = ['dags'];"
-        "import lambda_hourly, lambda_daily;"
+        "import lambda_hourly, lambda_daily, lambda_sweep;"
         "print(time.monotonic() - t, 'pyspark' in sys.modules, 'telemetry.postgres' in sys.modules)"
     )
     out = subprocess.run(

@@ -39,8 +39,20 @@ def known_rows(pg, day):
         ("user_quota_limit", "timestamp"),
         ("reconciliation", "timestamp"),
         ("quarantine", "kafka_timestamp"),
+        ("landed_hours", "timestamp"),
+        ("batch_hourly_stats", "timestamp"),
     ]:
         pg.execute(f"DELETE FROM {name} WHERE {column} >= %s AND {column} < %s", between)
+    # Both hours landed; 10:00 computed after its last landing, 11:00 never computed.
+    landed, read = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    pg.execute(
+        "INSERT INTO landed_hours VALUES (%s, 3, %s), (%s, 4, %s)", (h10, landed, h11, landed)
+    )
+    pg.execute(
+        "INSERT INTO batch_hourly_stats (timestamp, events, duplicates, late_events, read_from)"
+        " VALUES (%s, 3, 0, 1, %s)",
+        (h10, read),
+    )
     for ts, key, value, type_ in [
         (h11 + 5 * m, ANTENNA_A, 100, "antenna_bytes_total"),
         (h11 + 10 * m, ANTENNA_A, 50, "antenna_bytes_total"),
@@ -180,6 +192,16 @@ def test_health_reconciliation_quarantine_and_freshness(settings, token, known_r
     latest_window, published = pg.execute(
         "SELECT (SELECT max(timestamp) FROM bytes), (SELECT max(timestamp) FROM serving_hours)"
     ).fetchone()
+    assert body["hours_not_exact"] == [
+        {
+            "timestamp": utc(h11),
+            "reason": "not computed",
+            "events_landed": 4,
+            "landed_at": "2026-01-01T00:00:00Z",
+            "read_from": None,
+        }
+    ]
+    assert "offsets_behind" in body["speed"]
     assert body["speed"]["latest_window"] == utc(latest_window)
     assert body["batch"]["hour"] == utc(published)
     _, one = get(settings, f"/api/health?{range_of(day)}&latest=1", token)

@@ -172,11 +172,17 @@ function drawHealth(data) {
     ["Speed-layer watermark", speed.watermark],
     ["Watermark behind now", lag(speed.watermark_lag_seconds)],
     ["Last micro-batch", speed.updated_at ? `${speed.updated_at} (${lag(speed.last_batch_seconds_ago)} ago)` : ""],
+    ["Kafka records not read yet", speed.offsets_behind === null || speed.offsets_behind === undefined ? "" : String(speed.offsets_behind)],
     ["Last hour published by the batch", data.batch ? data.batch.hour : "none yet"],
   ]) {
     facts.appendChild(document.createElement("dt")).textContent = term;
     facts.appendChild(document.createElement("dd")).textContent = value || "none yet";
   }
+
+  fillTable("table-not-exact", [
+    ["timestamp", "hour (UTC)"], ["reason", "why"], ["events_landed", "events landed", "num"],
+    ["landed_at", "last landed"], ["read_from", "batch read it at"],
+  ], data.hours_not_exact);
 
   const hours = hoursBetween(data.start, data.end);
   const recon = data.reconciliation.filter((r) => r.type === "app_bytes_total");
