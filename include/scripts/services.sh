@@ -17,6 +17,7 @@ case "${1:-}" in
   status)
     rc=0
     for s in "${SERVICES[@]}"; do "$S/$s.sh" status || rc=1; done
+    "$VENV_SPARK/bin/python" -m telemetry.status || true  # the data's state, not a service's
     exit $rc
     ;;
   *) die "usage: services.sh up|down|status" ;;
