@@ -91,6 +91,20 @@ def pause_speed_layer(run_dir: Path, seconds: float) -> None:
         os.killpg(group, signal.SIGCONT)
 
 
+def peak_rss_mb(pid_list: list[int]) -> float:
+    """The peak resident memory (VmHWM) of processes, summed, in MiB."""
+    total = 0
+    for pid in pid_list:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
 def restart_kafka(run_dir: Path, down_seconds: float) -> None:
     """kill -9 the broker, leave it down, start it again (same data folder)."""
     kill([int((run_dir / "kafka.pid").read_text())])

@@ -19,6 +19,9 @@ from simulator.events import Event, user_id
 APPS = ("SKYPE", "FACEBOOK", "WHATSAPP", "FACETIME", "TELEGRAM", "'; DROP TABLE bytes; --")
 ANTENNAS = [f"00000000-0000-0000-0000-10000000000{i}" for i in range(5)]
 HOUR = 3600
+# Devices whose clocks are off, by user number: seconds ahead (+) or behind (-) of the stream's
+# event time. Within the chaos run's watermark delay (30 minutes): every event still counts.
+CLOCK_SKEW = {19: 240, 20: 180, 17: -240, 18: -150}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,9 @@ class Ledger:
 class SteadyProducer(threading.Thread):
     """Sends ``rate`` records per second until stopped. Event times walk through two hours from
     ``first_hour`` over ``planned_seconds`` (later ones stay in the last second of it), so the
-    batch layer has whole, long-finished hours to compute while faults hit the stream."""
+    batch layer has whole, long-finished hours to compute while faults hit the stream. The
+    devices of CLOCK_SKEW report times minutes off (kept inside the two hours); ``burst`` sends
+    many records at once (a backlog)."""
 
     def __init__(
         self,
@@ -85,6 +90,8 @@ class SteadyProducer(threading.Thread):
         self.rate = rate
         self.planned = planned_seconds
         self.rng = random.Random(seed)
+        self.burst_rng = random.Random(seed + 1)  # used from the harness's thread
+        self.began = time.monotonic()
         self.hostile_share = hostile_share
         self.ledger = Ledger()
         self.stopping = threading.Event()
@@ -99,14 +106,15 @@ class SteadyProducer(threading.Thread):
             reconnect_backoff_max_ms=2_000,
         )
 
-    def _event(self, elapsed: float) -> Event:
-        offset = min(2 * HOUR - 1, int(elapsed / self.planned * 2 * HOUR))
+    def _event(self, elapsed: float, rng: random.Random) -> Event:
+        user = rng.randint(1, 20)
+        offset = int(elapsed / self.planned * 2 * HOUR) + CLOCK_SKEW.get(user, 0)
         return Event(
-            self.start_epoch + offset,
-            user_id(self.rng.randint(1, 20)),
-            self.rng.choice(ANTENNAS),
-            self.rng.randint(0, 100_000),
-            self.rng.choice(APPS),
+            self.start_epoch + max(0, min(2 * HOUR - 1, offset)),
+            user_id(user),
+            rng.choice(ANTENNAS),
+            rng.randint(0, 100_000),
+            rng.choice(APPS),
         )
 
     def _acked(self, payload: bytes, event: Event | None, reason: str | None):
@@ -121,23 +129,33 @@ class SteadyProducer(threading.Thread):
         with self.ledger.lock:
             self.ledger.unacknowledged += 1
 
+    def _send(self, elapsed: float, rng: random.Random) -> None:
+        event = self._event(elapsed, rng)
+        if rng.random() < self.hostile_share:
+            payload, reason = hostile(rng, event)
+            event = None
+        else:
+            payload, reason = event.to_json(), None
+        key = (event.id if event else "hostile-device").encode()
+        future = self.producer.send(self.topic, payload, key=key)
+        future.add_callback(self._acked(payload, event, reason))
+        future.add_errback(self._failed)
+
+    def burst(self, n: int) -> None:
+        """Send ``n`` records at once (besides the steady stream) and wait for their acks."""
+        elapsed = time.monotonic() - self.began
+        for _ in range(n):
+            self._send(elapsed, self.burst_rng)
+        self.producer.flush()
+
     def run(self) -> None:
-        began = time.monotonic()
+        self.began = time.monotonic()
         sent = 0
         while not self.stopping.is_set():
-            elapsed = time.monotonic() - began
+            elapsed = time.monotonic() - self.began
             due = int(elapsed * self.rate)
             while sent < due:
-                event = self._event(elapsed)
-                if self.rng.random() < self.hostile_share:
-                    payload, reason = hostile(self.rng, event)
-                    event = None
-                else:
-                    payload, reason = event.to_json(), None
-                key = (event.id if event else "hostile-device").encode()
-                future = self.producer.send(self.topic, payload, key=key)
-                future.add_callback(self._acked(payload, event, reason))
-                future.add_errback(self._failed)
+                self._send(elapsed, self.rng)
                 sent += 1
             time.sleep(0.01)
         self.producer.flush()

@@ -18,6 +18,7 @@ import datetime as dt
 import os
 import random
 import re
+import signal
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -33,7 +34,7 @@ from telemetry.kafka_topics import new_topic
 
 from ..airflow_api import AirflowApi
 from . import faults
-from .ledger import Ledger, SteadyProducer, expected_windows
+from .ledger import CLOCK_SKEW, Ledger, SteadyProducer, expected_windows
 
 pytestmark = pytest.mark.chaos
 
@@ -44,6 +45,12 @@ HOUR = dt.timedelta(hours=1)
 # test's chaos phase (Airflow, Kafka, PostgreSQL and the producer on the same 2 cores).
 RECOVERY_LIMIT_S = 90
 BATCH_APPS = "spark_apps/(speed_layer|batch_hourly|batch_daily|compact_day).py"
+# The speed layer's cap per micro-batch in this run, and the backlog fault's burst: several
+# capped batches' worth, sent while the speed layer is stopped.
+CAP = 1000
+BURST = 4 * CAP
+# The listener's line after each micro-batch (speed_layer.ProgressToLog).
+PROGRESS = re.compile(r"speed_layer batch \d+: (\d+) rows, \d+ rows/s, (\d+|None) records behind")
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class FaultResult:
     kind: str
     at_s: float  # seconds into the run
     recovery_s: float  # from the end of the fault to the next micro-batch with input
+    detail: str = ""
 
 
 def now_utc() -> dt.datetime:
@@ -139,12 +147,14 @@ def test_chaos(settings, spark, capsys):
         # backlog after an outage from counting as late (lateness has its own tests).
         "LAMBDA_WATERMARK": "30 minutes",
         "LAMBDA_TRIGGER": "1 second",
+        "LAMBDA_MAX_OFFSETS_PER_TRIGGER": str(CAP),
     }
     plan = ["kill_speed_layer"] * knobs.kills + [
         "kill_speed_layer_in_write",
         "restart_kafka",
         "crash_postgres",
         "pause_speed_layer",
+        "backlog",
     ]
     rng.shuffle(plan)
     inject = {
@@ -153,7 +163,9 @@ def test_chaos(settings, spark, capsys):
         "restart_kafka": lambda: faults.restart_kafka(run_dir, knobs.outage),
         "crash_postgres": lambda: faults.crash_postgres(knobs.outage),
         "pause_speed_layer": lambda: faults.pause_speed_layer(run_dir, 1.5 * knobs.outage),
+        "backlog": lambda: backlog(producer, run_dir),
     }
+    speed_log = home / "logs" / "speed_layer.log"
 
     faults.script("speed_layer.sh", "start", env=env)
     producer = SteadyProducer(
@@ -168,10 +180,12 @@ def test_chaos(settings, spark, capsys):
             # 3-10 s apart; closer in a run shorter than 150 s (make test's).
             time.sleep(rng.uniform(3, 10) * min(1.0, knobs.seconds / 150))
             at = time.monotonic() - began
+            log_offset = speed_log.stat().st_size
             inject[kind]()
             ended = now_utc()
             recovery = wait_progress_after(settings, ended, 180)
-            results.append(FaultResult(kind, at, recovery))
+            detail = drain_detail(settings, speed_log, log_offset) if kind == "backlog" else ""
+            results.append(FaultResult(kind, at, recovery, detail))
         time.sleep(max(0.0, knobs.seconds - (time.monotonic() - began)))
     finally:
         producer.stopping.set()
@@ -245,6 +259,51 @@ def test_chaos(settings, spark, capsys):
     assert restarts and int(restarts.group(1)) >= kills, f"the supervisor missed a kill: {status}"
     assert ledger.unacknowledged == 0, "the producer gave up on records"
     assert orphans == [] and staging == [] and armed == [], (orphans, staging, armed)
+
+
+def backlog(producer: SteadyProducer, run_dir) -> None:
+    """A backlog several micro-batches long: BURST records sent while the speed layer is
+    stopped (SIGSTOP), on top of the steady stream."""
+    group = int((run_dir / "speed_layer_app.pid").read_text())
+    os.killpg(group, signal.SIGSTOP)
+    try:
+        producer.burst(BURST)
+    finally:
+        os.killpg(group, signal.SIGCONT)
+
+
+def drain_detail(settings, speed_log, log_offset: int, timeout: float = 180) -> str:
+    """Waits until the backlog is read: the listener's progress lines (logged after each
+    micro-batch, from ``log_offset`` on, i.e. from before the stop) show a batch carrying it and
+    then fewer than CAP records behind. Returns the batches that drained it (each at most CAP),
+    the time it took and the speed layer's peak memory. The table's offsets_behind is not used:
+    right after SIGCONT it still holds the value from before the stop."""
+    began = time.monotonic()
+    drain: list[int] = []
+    while time.monotonic() - began < timeout:
+        with speed_log.open("rb") as log:
+            log.seek(log_offset)
+            progress = PROGRESS.findall(log.read().decode(errors="replace"))
+        drain, done = [], False
+        for rows, behind in ((int(r), b) for r, b in progress):
+            if drain or rows >= 0.9 * CAP or (behind != "None" and int(behind) >= CAP):
+                drain.append(rows)
+                if behind != "None" and int(behind) < CAP:
+                    done = True
+                    break
+        if done:
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError(f"the backlog was not drained within {timeout:.0f} s: {drain}")
+    capped = [n for n in drain if n >= 0.9 * CAP]
+    assert len(capped) >= 3 and max(drain) <= CAP, f"backlog drained as {drain}"
+    peak = faults.peak_rss_mb(faults.pids("spark_apps/speed_layer.py", settings.home))
+    return (
+        f"{BURST} records at once: drained in {len(drain)} micro-batches of at most {CAP}"
+        f" ({max(drain)} the largest) in {time.monotonic() - began:.0f} s; speed layer's peak"
+        f" resident memory {peak:.0f} MiB (JVM and Python driver)"
+    )
 
 
 def wait_drained(settings, topic, ledger: Ledger, start, end, timeout: float = 240) -> bool:
@@ -397,7 +456,13 @@ def render_summary(knobs, ledger, results, found, hourly_tries, daily_tries, sta
         ),
         "faults: " + ", ".join(f"{k} x{v}" for k, v in sorted(by_kind.items())),
         "  fault                        at (s)  progressing again after (s)",
-        *[f"  {r.kind:<28} {r.at_s:6.0f}  {r.recovery_s:8.1f}" for r in results],
+        *[
+            f"  {r.kind:<28} {r.at_s:6.0f}  {r.recovery_s:8.1f}"
+            + (f"\n    {r.detail}" if r.detail else "")
+            for r in results
+        ],
+        "clock skew (seconds, by user number; all within the 30-minute watermark delay): "
+        + ", ".join(f"user {u} {s:+d}" for u, s in sorted(CLOCK_SKEW.items())),
         f"  hourly batch job killed mid-write: retried by Airflow, try {hourly_tries} succeeded",
         f"  daily compaction killed between its moves: retried, try {daily_tries} succeeded"
         if daily_tries is not None
