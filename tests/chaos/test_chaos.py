@@ -45,10 +45,12 @@ HOUR = dt.timedelta(hours=1)
 # test's chaos phase (Airflow, Kafka, PostgreSQL and the producer on the same 2 cores).
 RECOVERY_LIMIT_S = 90
 BATCH_APPS = "spark_apps/(speed_layer|batch_hourly|batch_daily|compact_day).py"
-# The speed layer's cap per micro-batch in this run, and the backlog fault's burst: several
-# capped batches' worth, sent while the speed layer is stopped.
-CAP = 1000
-BURST = 4 * CAP
+# The speed layer's cap per micro-batch in this run: ten seconds of the stream (at least
+# 1,000). A micro-batch takes 3-4 s here, so a cap of 1,000 at 300 records/s (make chaos) could
+# never catch up (measured: 79 full batches in 180 s, still behind). The backlog fault's burst
+# is BURST_CAPS capped batches' worth, sent while the speed layer is stopped.
+CAP_SECONDS = 10
+BURST_CAPS = 4
 # The listener's line after each micro-batch (speed_layer.ProgressToLog).
 PROGRESS = re.compile(r"speed_layer batch \d+: (\d+) rows, \d+ rows/s, (\d+|None) records behind")
 
@@ -135,6 +137,7 @@ def test_chaos(settings, spark, capsys):
     day = today - dt.timedelta(days=3)
     first_hour = day - HOUR
     end = first_hour + 2 * HOUR
+    cap = max(1000, int(CAP_SECONDS * knobs.rate))
     topic = f"chaos-{knobs.seed}-{uuid.uuid4().hex[:6]}"
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     admin.create_topics([new_topic(topic, settings.kafka_partitions)])
@@ -147,7 +150,7 @@ def test_chaos(settings, spark, capsys):
         # backlog after an outage from counting as late (lateness has its own tests).
         "LAMBDA_WATERMARK": "30 minutes",
         "LAMBDA_TRIGGER": "1 second",
-        "LAMBDA_MAX_OFFSETS_PER_TRIGGER": str(CAP),
+        "LAMBDA_MAX_OFFSETS_PER_TRIGGER": str(cap),
     }
     plan = ["kill_speed_layer"] * knobs.kills + [
         "kill_speed_layer_in_write",
@@ -163,7 +166,7 @@ def test_chaos(settings, spark, capsys):
         "restart_kafka": lambda: faults.restart_kafka(run_dir, knobs.outage),
         "crash_postgres": lambda: faults.crash_postgres(knobs.outage),
         "pause_speed_layer": lambda: faults.pause_speed_layer(run_dir, 1.5 * knobs.outage),
-        "backlog": lambda: backlog(producer, run_dir),
+        "backlog": lambda: backlog(producer, run_dir, BURST_CAPS * cap),
     }
     speed_log = home / "logs" / "speed_layer.log"
 
@@ -184,7 +187,7 @@ def test_chaos(settings, spark, capsys):
             inject[kind]()
             ended = now_utc()
             recovery = wait_progress_after(settings, ended, 180)
-            detail = drain_detail(settings, speed_log, log_offset) if kind == "backlog" else ""
+            detail = drain_detail(settings, speed_log, log_offset, cap) if kind == "backlog" else ""
             results.append(FaultResult(kind, at, recovery, detail))
         time.sleep(max(0.0, knobs.seconds - (time.monotonic() - began)))
     finally:
@@ -261,21 +264,21 @@ def test_chaos(settings, spark, capsys):
     assert orphans == [] and staging == [] and armed == [], (orphans, staging, armed)
 
 
-def backlog(producer: SteadyProducer, run_dir) -> None:
-    """A backlog several micro-batches long: BURST records sent while the speed layer is
-    stopped (SIGSTOP), on top of the steady stream."""
+def backlog(producer: SteadyProducer, run_dir, records: int) -> None:
+    """A backlog several micro-batches long: ``records`` sent while the speed layer is stopped
+    (SIGSTOP), on top of the steady stream."""
     group = int((run_dir / "speed_layer_app.pid").read_text())
     os.killpg(group, signal.SIGSTOP)
     try:
-        producer.burst(BURST)
+        producer.burst(records)
     finally:
         os.killpg(group, signal.SIGCONT)
 
 
-def drain_detail(settings, speed_log, log_offset: int, timeout: float = 180) -> str:
+def drain_detail(settings, speed_log, log_offset: int, cap: int, timeout: float = 180) -> str:
     """Waits until the backlog is read: the listener's progress lines (logged after each
     micro-batch, from ``log_offset`` on, i.e. from before the stop) show a batch carrying it and
-    then fewer than CAP records behind. Returns the batches that drained it (each at most CAP),
+    then fewer than ``cap`` records behind. Returns the batches that drained it (each at most cap),
     the time it took and the speed layer's peak memory. The table's offsets_behind is not used:
     right after SIGCONT it still holds the value from before the stop."""
     began = time.monotonic()
@@ -286,9 +289,9 @@ def drain_detail(settings, speed_log, log_offset: int, timeout: float = 180) -> 
             progress = PROGRESS.findall(log.read().decode(errors="replace"))
         drain, done = [], False
         for rows, behind in ((int(r), b) for r, b in progress):
-            if drain or rows >= 0.9 * CAP or (behind != "None" and int(behind) >= CAP):
+            if drain or rows >= 0.9 * cap or (behind != "None" and int(behind) >= cap):
                 drain.append(rows)
-                if behind != "None" and int(behind) < CAP:
+                if behind != "None" and int(behind) < cap:
                     done = True
                     break
         if done:
@@ -296,11 +299,12 @@ def drain_detail(settings, speed_log, log_offset: int, timeout: float = 180) -> 
         time.sleep(1)
     else:
         raise AssertionError(f"the backlog was not drained within {timeout:.0f} s: {drain}")
-    capped = [n for n in drain if n >= 0.9 * CAP]
-    assert len(capped) >= 3 and max(drain) <= CAP, f"backlog drained as {drain}"
+    capped = [n for n in drain if n >= 0.9 * cap]
+    assert len(capped) >= 3 and max(drain) <= cap, f"backlog drained as {drain}"
     peak = faults.peak_rss_mb(faults.pids("spark_apps/speed_layer.py", settings.home))
     return (
-        f"{BURST} records at once: drained in {len(drain)} micro-batches of at most {CAP}"
+        f"{BURST_CAPS * cap} records at once: drained in {len(drain)} micro-batches"
+        f" of at most {cap}"
         f" ({max(drain)} the largest) in {time.monotonic() - began:.0f} s; speed layer's peak"
         f" resident memory {peak:.0f} MiB (JVM and Python driver)"
     )
