@@ -288,10 +288,15 @@ def drain_detail(settings, speed_log, log_offset: int, cap: int, timeout: float 
             log.seek(log_offset)
             progress = PROGRESS.findall(log.read().decode(errors="replace"))
         drain, done = [], False
+        # From the first batch that reports the burst behind it (a batch of the cap's size
+        # before the stop, still catching up after an earlier fault, does not count) to the
+        # first that reports less than a cap behind.
         for rows, behind in ((int(r), b) for r, b in progress):
-            if drain or rows >= 0.9 * cap or (behind != "None" and int(behind) >= cap):
+            if behind == "None":
+                continue
+            if drain or int(behind) >= cap:
                 drain.append(rows)
-                if behind != "None" and int(behind) < cap:
+                if int(behind) < cap:
                     done = True
                     break
         if done:
