@@ -1,11 +1,14 @@
 """What both batch DAGs share: default arguments, the Spark submit factory, the SQL folder.
 
-Light at import: reads the environment and lists the jars folder, nothing else.
+Light at import: reads the environment, nothing else. What depends on the machine that runs a
+task (the jars folder, the zipped telemetry package) is looked up when the task runs, so a DAG
+processor without the Spark side's files parses these DAGs as well.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
@@ -46,17 +49,27 @@ def wait_for_interval(task_id: str) -> SqlSensor:
     )
 
 
+class LambdaSparkSubmitOperator(SparkSubmitOperator):
+    """SparkSubmitOperator with the project's jars, py-files and confs (submit_args, as the
+    service scripts use them), read on the worker when the task runs."""
+
+    def execute(self, context):
+        if not Path(self.application).is_file():
+            raise FileNotFoundError(f"no Spark app {self.application} on this worker")
+        settings = config.load()
+        self.jars = submit_args.jars(settings) or None
+        self.py_files = submit_args.py_files(settings)
+        self.conf = {**submit_args.confs(settings), **(self.conf or {})}
+        return super().execute(context)
+
+
 def spark_job(task_id: str, app: str, args: list[str]) -> SparkSubmitOperator:
-    """spark-submit one of spark_apps/ with the same jars and confs as the service scripts."""
-    if not (SPARK_APPS / app).exists():
-        raise FileNotFoundError(f"no Spark app {SPARK_APPS / app}")
-    return SparkSubmitOperator(
+    """spark-submit one of spark_apps/ to the Spark connection's master."""
+    return LambdaSparkSubmitOperator(
         task_id=task_id,
         application=str(SPARK_APPS / app),
         application_args=args,
         conn_id=SPARK_CONN_ID,
-        jars=submit_args.jars(_settings) or None,
-        conf=submit_args.confs(_settings),
         name=f"lambda-{task_id}",
     )
 

@@ -18,7 +18,7 @@ from telemetry.batch_job import day_parser, run
 def compact_hour(spark, settings, hour: dt.datetime, before_removing_originals):
     """One hour, under its exclusive lock: no batch job reads it meanwhile."""
     with postgres.hour_locks(settings, [hour], shared=False):
-        return raw_store.compact_hour(spark, str(settings.raw_dir), hour, before_removing_originals)
+        return raw_store.compact_hour(spark, settings.raw_dir, hour, before_removing_originals)
 
 
 def job(spark, settings, args) -> dict[str, int]:

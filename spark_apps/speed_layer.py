@@ -21,7 +21,16 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
-from telemetry import config, kafka_offsets, postgres, preflight, raw_store, speed_state, transforms
+from telemetry import (
+    config,
+    kafka_client,
+    kafka_offsets,
+    postgres,
+    preflight,
+    raw_store,
+    speed_state,
+    transforms,
+)
 from telemetry.schema import WINDOW_TOTAL_COLUMNS, ValidationRules
 from telemetry.session import get_session
 
@@ -32,6 +41,7 @@ def read_kafka(spark: SparkSession, settings: config.Settings) -> DataFrame:
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
         .option("subscribe", settings.kafka_topic)
         .option("startingOffsets", settings.starting_offsets)
+        .options(**kafka_client.spark_options(settings))
     )
     if settings.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", settings.max_offsets_per_trigger)
@@ -101,7 +111,7 @@ class OnePassWriter:
         start = _utc(watermark - watermark % 3600)
         end = _utc(state.max_event_time + 3600)
         counted = (
-            raw_store.read_hours(spark, str(settings.raw_dir), start, end)
+            raw_store.read_hours(spark, settings.raw_dir, start, end)
             .where(
                 (F.col("speed_status") == speed_state.COUNTED)
                 & (F.col("timestamp") >= watermark)
@@ -180,7 +190,7 @@ class OnePassWriter:
             .transform(transforms.with_provenance(verdict.watermark, duplicates))
             .transform(transforms.with_event_time)
         )
-        raw_store.land_batch(events, str(settings.raw_dir), batch_id, ranges)
+        raw_store.land_batch(events, settings.raw_dir, batch_id, ranges)
         steps["land"] = time.perf_counter() - started - sum(steps.values())
         deltas = (
             events.where(F.col("speed_status") == speed_state.COUNTED)
@@ -282,7 +292,9 @@ def start(spark: SparkSession, settings: config.Settings) -> list:
         parsed_records(spark, settings)
         .writeStream.queryName(postgres.SPEED_QUERY)
         .foreachBatch(OnePassWriter(spark, settings))
-        .option("checkpointLocation", str(settings.checkpoint_dir / postgres.SPEED_QUERY))
+        .option(
+            "checkpointLocation", config.uri_join(settings.checkpoint_dir, postgres.SPEED_QUERY)
+        )
         .trigger(processingTime=settings.trigger)
         .start()
     )

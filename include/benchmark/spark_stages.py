@@ -20,6 +20,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 from pyspark.sql import DataFrame, SparkSession
@@ -111,7 +112,7 @@ def seed_design(spark: SparkSession, settings: config.Settings, scratch) -> list
 
 
 def one_pass(spark: SparkSession, settings: config.Settings, scratch) -> list:
-    local = dataclasses.replace(settings, raw_dir=scratch / "one_pass_raw")
+    local = dataclasses.replace(settings, raw_dir=str(scratch / "one_pass_raw"))
     return [
         parsed_records(spark, settings)
         .writeStream.queryName("one_pass")
@@ -126,7 +127,7 @@ def main() -> int:
     # The benchmark sets LAMBDA_KAFKA_TOPIC to its backlog's topic and LAMBDA_RAW_DIR to its
     # scratch folder; the sinks are the speed layer's, with its role.
     settings = config.load(role="speed")
-    scratch = settings.raw_dir.parent / "stages"
+    scratch = Path(settings.raw_dir).parent / "stages"
     spark = get_session("telemetry-benchmark-stages")
     parse = transforms.parse_events(ValidationRules.from_settings(settings))
     stages: dict[str, Callable[[], list]] = {

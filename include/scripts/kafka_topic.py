@@ -11,7 +11,7 @@ import time
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from telemetry import config
+from telemetry import config, kafka_client
 from telemetry.kafka_topics import apply_configs, new_topic
 
 
@@ -22,6 +22,7 @@ def admin(settings: config.Settings, deadline: float) -> KafkaAdminClient:
                 bootstrap_servers=settings.kafka_bootstrap.split(","),
                 request_timeout_ms=10000,
                 bootstrap_timeout_ms=5000,
+                **kafka_client.python_options(settings),
             )
         except KafkaError:
             if time.monotonic() > deadline:

@@ -32,8 +32,8 @@ case "${1:-}" in
   forget-offsets)  # after a deliberate topic recreation: start again from the new topic
     pid_alive speed_layer && die "stop the speed layer first (speed_layer.sh stop)"
     LAMBDA_PG_ROLE=owner "$VENV_SPARK/bin/python" -m telemetry.kafka_offsets forget
-    rm -rf "$LAMBDA_CHECKPOINT_DIR/speed_layer"
-    log "removed the checkpoint $LAMBDA_CHECKPOINT_DIR/speed_layer"
+    # A bare path or a Hadoop URI (hdfs://, s3a://): removed through Hadoop's FileSystem.
+    "$VENV_SPARK/bin/python" -m telemetry.storage remove "$LAMBDA_CHECKPOINT_DIR/speed_layer"
     ;;
   *) die "usage: speed_layer.sh start|stop|status|forget-offsets" ;;
 esac

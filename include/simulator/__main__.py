@@ -171,16 +171,17 @@ def build_plan(args: argparse.Namespace, now: float) -> tuple[Plan, list[Phase]]
     return plan, phases
 
 
-def _settings_defaults(args: argparse.Namespace) -> tuple[str, str]:
-    if args.bootstrap and args.topic:
-        return args.bootstrap, args.topic
-    from telemetry import config
+def _settings_defaults(args: argparse.Namespace) -> tuple[str, str, dict[str, Any]]:
+    """Bootstrap servers, topic and the security options (LAMBDA_KAFKA_CLIENT_PROPERTIES)."""
+    from telemetry import config, kafka_client
 
     try:
         settings = config.load()
+        security = kafka_client.python_options(settings)
     except config.ConfigError as exc:
         raise SimulatorError(f"configuration: {exc}") from None
-    return args.bootstrap or settings.kafka_bootstrap, args.topic or settings.kafka_topic
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    return bootstrap, args.topic or settings.kafka_topic, security
 
 
 def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
@@ -217,12 +218,12 @@ def _describe(plan: Plan, phases: list[Phase], bootstrap: str, topic: str) -> st
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     plan, phases = build_plan(args, time.time())
-    bootstrap, topic = _settings_defaults(args)
+    bootstrap, topic, security = _settings_defaults(args)
     if args.truth and not Path(args.truth).resolve().parent.is_dir():
         raise SimulatorError(f"--truth {args.truth}: its folder does not exist")
     print(_describe(plan, phases, bootstrap, topic), file=sys.stderr, flush=True)
 
-    producer = connect(bootstrap, topic)
+    producer = connect(bootstrap, topic, client_options=security)
     stop = threading.Event()
     previous_handlers = _install_stop_handlers(stop)
     truth = GroundTruth() if args.truth else None

@@ -71,8 +71,11 @@ def key_hash_partitioner() -> Any:
     return KeyHashPartitioner()
 
 
-def producer_config(bootstrap: str, bootstrap_timeout_s: float = 10.0) -> dict[str, Any]:
-    """KafkaProducer settings: throughput (batching, compression) with no loss or reordering."""
+def producer_config(
+    bootstrap: str, bootstrap_timeout_s: float = 10.0, client_options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """KafkaProducer settings: throughput (batching, compression) with no loss or reordering;
+    ``client_options``: TLS / SASL (telemetry.kafka_client.python_options)."""
     from kafka import KafkaProducer
 
     wanted: dict[str, Any] = {
@@ -89,6 +92,7 @@ def producer_config(bootstrap: str, bootstrap_timeout_s: float = 10.0) -> dict[s
         "allow_auto_create_topics": False,  # a missing topic is an error, never created
         "bootstrap_timeout_ms": int(bootstrap_timeout_s * 1000),
         "max_block_ms": 60_000,
+        **(client_options or {}),
     }
     known = KafkaProducer.DEFAULT_CONFIG
     config = {k: v for k, v in wanted.items() if k in known}
@@ -97,7 +101,12 @@ def producer_config(bootstrap: str, bootstrap_timeout_s: float = 10.0) -> dict[s
     return config
 
 
-def check_topic(bootstrap: str, topic: str, bootstrap_timeout_s: float = 10.0) -> None:
+def check_topic(
+    bootstrap: str,
+    topic: str,
+    bootstrap_timeout_s: float = 10.0,
+    client_options: dict[str, Any] | None = None,
+) -> None:
     """Raise SimulatorError if Kafka is unreachable or ``topic`` does not exist.
 
     Asks the cluster for its topic list (a metadata request that never creates a topic).
@@ -111,6 +120,7 @@ def check_topic(bootstrap: str, topic: str, bootstrap_timeout_s: float = 10.0) -
             client_id="telemetry-simulator-check",
             bootstrap_timeout_ms=int(bootstrap_timeout_s * 1000),
             enable_auto_commit=False,
+            **(client_options or {}),
         )
     except (KafkaError, OSError) as exc:
         raise SimulatorError(f"Kafka at {bootstrap} is unreachable: {exc}") from None
@@ -124,14 +134,19 @@ def check_topic(bootstrap: str, topic: str, bootstrap_timeout_s: float = 10.0) -
         raise SimulatorError(f"topic {topic!r} does not exist on {bootstrap}")
 
 
-def connect(bootstrap: str, topic: str, bootstrap_timeout_s: float = 10.0) -> Any:
+def connect(
+    bootstrap: str,
+    topic: str,
+    bootstrap_timeout_s: float = 10.0,
+    client_options: dict[str, Any] | None = None,
+) -> Any:
     """A KafkaProducer for an existing ``topic``; SimulatorError when that is impossible."""
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    check_topic(bootstrap, topic, bootstrap_timeout_s)
+    check_topic(bootstrap, topic, bootstrap_timeout_s, client_options)
     try:
-        producer = KafkaProducer(**producer_config(bootstrap, bootstrap_timeout_s))
+        producer = KafkaProducer(**producer_config(bootstrap, bootstrap_timeout_s, client_options))
     except (KafkaError, OSError) as exc:
         raise SimulatorError(f"Kafka at {bootstrap} is unreachable: {exc}") from None
     try:

@@ -71,7 +71,7 @@ def recompute_hours(
     with postgres.hour_locks(settings, hours, shared=True) as read_from:
         steps = {"lock": time.monotonic() - began}
         began = time.monotonic()
-        raw = raw_store.read_hours(spark, str(settings.raw_dir), start, end)
+        raw = raw_store.read_hours(spark, settings.raw_dir, start, end)
         result = batch.hourly(raw, read_users(spark, settings))
         steps["plan"] = time.monotonic() - began
         totals = result.totals.select(transforms.utc_wallclock("timestamp"), "id", "value", "type")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import sys
 from dataclasses import asdict, dataclass, field, replace
@@ -26,6 +27,29 @@ TOPIC_CONFIGS: dict[str, str] = {"message.timestamp.type": "LogAppendTime"}
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def storage_uri(value: str) -> str:
+    """A storage location as Spark and Hadoop take it: a URI (hdfs://nn:8020/raw, s3a://b/x,
+    file:///data) is kept as given, a bare path is made absolute. Never a pathlib.Path, which
+    folds the double slash of hdfs:// and s3a://."""
+    value = value.strip()
+    if _SCHEME.match(value):
+        return value.rstrip("/") if not value.endswith(":///") else value
+    return str(Path(value).resolve())
+
+
+def uri_join(base: str, *parts: str) -> str:
+    """``base`` / ``parts`` for a storage_uri (a URI's slashes stay as they are)."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def is_local(uri: str) -> bool:
+    """A location on this machine's file system (a bare path or file:)."""
+    return not _SCHEME.match(uri) or uri.startswith("file:")
 
 
 def _env(name: str, default: str) -> str:
@@ -86,6 +110,10 @@ class Settings:
     pg_db: str
     pg_user: str  # the owner role: owns the schema; set-up, tests and operators, no service
     pg_managed: bool = True
+    # A Java client properties file for a secured Kafka (TLS, SASL): telemetry.kafka_client.
+    kafka_client_properties: str = ""
+    # The Python the Spark executors run (their machines' own); empty: the Spark side's venv.
+    executor_python: str = ""
     pg_role: str = "owner"  # the role this process connects as (PG_ROLES)
     airflow_db_user: str = "airflow"  # the metadata role: owns Airflow's database only
     # Where passwords come from: LAMBDA_PG_PASSWORD (owner only), LAMBDA_PG_PASSWORD_FILE (this
@@ -102,8 +130,9 @@ class Settings:
     # Records per micro-batch at most: a backlog drains in bounded steps (README "Settings").
     max_offsets_per_trigger: int = 200_000
     starting_offsets: str = "earliest"
-    raw_dir: Path = Path()
-    checkpoint_dir: Path = Path()
+    # Storage locations: bare paths or Hadoop URIs (storage_uri), strings throughout.
+    raw_dir: str = ""
+    checkpoint_dir: str = ""
     # Validation limits (see transforms.parse_events and the README's "What is quarantined").
     max_future_seconds: int = 300  # event time ahead of the record's Kafka timestamp
     min_event_epoch: int = 946684800  # 2000-01-01: older timestamps are "absurd"
@@ -274,6 +303,8 @@ def load(role: str | None = None) -> Settings:
         kafka_partitions=_env_int("LAMBDA_KAFKA_PARTITIONS", 4, 1),
         kafka_managed=_env("LAMBDA_KAFKA_MANAGED", "0" if bootstrap_env else "1") == "1",
         kafka_port=kafka_port,
+        kafka_client_properties=_env("LAMBDA_KAFKA_CLIENT_PROPERTIES", ""),
+        executor_python=_env("LAMBDA_EXECUTOR_PYTHON", ""),
         kafka_controller_port=_env_int("LAMBDA_KAFKA_CONTROLLER_PORT", 19093, 1),
         pg_host=pg_host_env or "127.0.0.1",
         pg_port=pg_port,
@@ -293,8 +324,8 @@ def load(role: str | None = None) -> Settings:
         trigger=_env("LAMBDA_TRIGGER", "5 seconds"),
         max_offsets_per_trigger=_env_int("LAMBDA_MAX_OFFSETS_PER_TRIGGER", 200_000),
         starting_offsets=starting,
-        raw_dir=Path(_env("LAMBDA_RAW_DIR", str(home / "data" / "raw"))),
-        checkpoint_dir=Path(_env("LAMBDA_CHECKPOINT_DIR", str(home / "checkpoints"))),
+        raw_dir=storage_uri(_env("LAMBDA_RAW_DIR", str(home / "data" / "raw"))),
+        checkpoint_dir=storage_uri(_env("LAMBDA_CHECKPOINT_DIR", str(home / "checkpoints"))),
         max_future_seconds=_env_int("LAMBDA_MAX_FUTURE_SECONDS", 300),
         max_event_bytes=_env_int("LAMBDA_MAX_EVENT_BYTES", 10**12, 1),
         max_app_length=_env_int("LAMBDA_MAX_APP_LENGTH", 64, 1),
@@ -322,6 +353,7 @@ def shell_exports(settings: Settings) -> str:
         "LAMBDA_KAFKA_PARTITIONS": settings.kafka_partitions,
         "LAMBDA_KAFKA_MANAGED": int(settings.kafka_managed),
         "LAMBDA_KAFKA_PORT": settings.kafka_port,
+        "LAMBDA_KAFKA_CLIENT_PROPERTIES": settings.kafka_client_properties,
         "LAMBDA_KAFKA_CONTROLLER_PORT": settings.kafka_controller_port,
         "LAMBDA_PG_HOST": settings.pg_host,
         "LAMBDA_PG_PORT": settings.pg_port,

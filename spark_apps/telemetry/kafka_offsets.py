@@ -17,6 +17,7 @@ import datetime as dt
 import sys
 from typing import Any
 
+from telemetry import kafka_client
 from telemetry.config import ConfigError, Settings, load
 from telemetry.preflight import PreflightError
 
@@ -47,6 +48,7 @@ def check_applied_offsets(settings: Settings, applied: list[tuple[int, int, Any,
         bootstrap_servers=settings.kafka_bootstrap.split(","),
         enable_auto_commit=False,
         consumer_timeout_ms=10_000,
+        **kafka_client.python_options(settings),
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

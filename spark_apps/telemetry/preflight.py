@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
+from telemetry import kafka_client
 from telemetry.config import Settings
 
 
@@ -40,6 +41,7 @@ def check_kafka(settings: Settings, timeout_s: float = 10.0) -> None:
             bootstrap_servers=settings.kafka_bootstrap.split(","),
             request_timeout_ms=int(timeout_s * 1000) + 1000,
             bootstrap_timeout_ms=int(timeout_s * 1000),
+            **kafka_client.python_options(settings),
         )
         try:
             topics = consumer.topics()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -39,10 +40,11 @@ def driver_java_options(settings: config.Settings) -> dict[str, str]:
 
 
 def confs(settings: config.Settings) -> dict[str, str]:
-    python = spark_python(settings)
     return {
-        "spark.pyspark.python": python,
-        "spark.pyspark.driver.python": python,
+        # Executors run the interpreter of their own machines (LAMBDA_EXECUTOR_PYTHON); the
+        # driver runs where the submit happens, in the Spark side's environment.
+        "spark.pyspark.python": settings.executor_python or spark_python(settings),
+        "spark.pyspark.driver.python": spark_python(settings),
         "spark.driver.memory": os.environ.get("LAMBDA_SPARK_DRIVER_MEMORY", "1g"),
         "spark.ui.enabled": os.environ.get("LAMBDA_SPARK_UI", "false"),
         "spark.sql.session.timeZone": "UTC",
@@ -51,13 +53,16 @@ def confs(settings: config.Settings) -> dict[str, str]:
 
 
 def py_files(settings: config.Settings) -> str:
-    """Zip the telemetry package for executors on a cluster (rebuilt on every call: tiny)."""
+    """Zip the telemetry package for executors on a cluster (rebuilt on every call: tiny).
+    Written aside and renamed: tasks submitting at once never ship a half-written zip."""
     target = settings.home / "dist" / "telemetry.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
     package = Path(__file__).resolve().parent
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+    partial = target.with_name(f".telemetry-{os.getpid()}-{threading.get_ident()}.zip")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
         for source in sorted(package.glob("*.py")):
             zf.write(source, f"telemetry/{source.name}")
+    os.replace(partial, target)
     return str(target)
 
 

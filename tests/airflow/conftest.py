@@ -50,7 +50,7 @@ def land(settings) -> Callable[[list[dict]], None]:
             [
                 str(settings.spark_venv / "bin" / "python"),
                 str(REPO / "tests/support/land_events.py"),
-                str(settings.raw_dir),
+                settings.raw_dir,
                 str(next(_batch_ids)),
             ],
             input=lines,

@@ -24,6 +24,7 @@ import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -238,7 +239,7 @@ def test_chaos(settings, spark, capsys):
 
     found = check_everything(settings, spark, topic, ledger, day, first_hour, end, knobs.daily)
     orphans = faults.pids(BATCH_APPS, settings.home)
-    staging = list((settings.raw_dir / "_staging").glob("*"))
+    staging = list((Path(settings.raw_dir) / "_staging").glob("*"))
     armed = [p for p in (home / "failpoints").glob("*") if not p.name.endswith(".hit")]
 
     summary = render_summary(
@@ -349,7 +350,7 @@ def checked_tables(daily: bool) -> tuple[str, ...]:
 def check_everything(settings, spark, topic, ledger: Ledger, day, start, end, daily) -> dict:
     found: dict = {}
     # Every acknowledged valid record in the Parquet dataset exactly once, as sent.
-    raw = raw_store.read_hours(spark, str(settings.raw_dir), start, end).collect()
+    raw = raw_store.read_hours(spark, settings.raw_dir, start, end).collect()
     landed = Counter((r.kafka_partition, r.kafka_offset) for r in raw)
     content = {
         (r.kafka_partition, r.kafka_offset): (r.timestamp, r.id, r.antenna_id, r.bytes, r.app)

@@ -10,7 +10,6 @@ import os
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -53,7 +52,7 @@ def test_a_batch_job_waits_for_the_compaction_of_its_hour(pg, settings, spark, t
     root = str(tmp_path / "raw")
     land(spark, root, range(0, 50), 0)
     land(spark, root, range(50, 100), 1)
-    local = dataclasses.replace(settings, raw_dir=Path(root))
+    local = dataclasses.replace(settings, raw_dir=root)
     paused = threading.Event()
 
     def between_moves() -> None:
