@@ -123,6 +123,13 @@ class Settings:
     secrets_dir: Path = Path()  # LAMBDA_SECRETS_DIR: $LAMBDA_HOME/secrets, /run/secrets in Docker
     # Spark
     spark_master: str = "local[2,3]"
+    # The standalone cluster include/scripts/spark_cluster.sh starts (make cluster-test).
+    spark_master_port: int = 17077
+    spark_master_ui_port: int = 18180
+    spark_worker_ui_port: int = 18181  # worker i: this + i - 1
+    spark_workers: int = 2
+    spark_worker_cores: int = 1
+    spark_worker_memory: str = "1g"
     window: str = "5 minutes"
     watermark: str = "1 minute"
     watermark_seconds: int = 60
@@ -318,6 +325,12 @@ def load(role: str | None = None) -> Settings:
         secrets_dir=Path(_env("LAMBDA_SECRETS_DIR", str(home / "secrets"))),
         # local[N,F]: a task that fails (a Kafka fetch during a broker restart) is tried F times.
         spark_master=_env("LAMBDA_SPARK_MASTER", "local[2,3]"),
+        spark_master_port=_env_int("LAMBDA_SPARK_MASTER_PORT", 17077, 1),
+        spark_master_ui_port=_env_int("LAMBDA_SPARK_MASTER_UI_PORT", 18180, 1),
+        spark_worker_ui_port=_env_int("LAMBDA_SPARK_WORKER_UI_PORT", 18181, 1),
+        spark_workers=_env_int("LAMBDA_SPARK_WORKERS", 2, 1),
+        spark_worker_cores=_env_int("LAMBDA_SPARK_WORKER_CORES", 1, 1),
+        spark_worker_memory=_env("LAMBDA_SPARK_WORKER_MEMORY", "1g"),
         window=_env("LAMBDA_WINDOW", "5 minutes"),
         watermark=_env("LAMBDA_WATERMARK", "1 minute"),
         watermark_seconds=_duration_seconds("LAMBDA_WATERMARK", "1 minute"),
@@ -362,6 +375,12 @@ def shell_exports(settings: Settings) -> str:
         "LAMBDA_PG_MANAGED": int(settings.pg_managed),
         "LAMBDA_AIRFLOW_DB_USER": settings.airflow_db_user,
         "LAMBDA_SPARK_MASTER": settings.spark_master,
+        "LAMBDA_SPARK_MASTER_PORT": settings.spark_master_port,
+        "LAMBDA_SPARK_MASTER_UI_PORT": settings.spark_master_ui_port,
+        "LAMBDA_SPARK_WORKER_UI_PORT": settings.spark_worker_ui_port,
+        "LAMBDA_SPARK_WORKERS": settings.spark_workers,
+        "LAMBDA_SPARK_WORKER_CORES": settings.spark_worker_cores,
+        "LAMBDA_SPARK_WORKER_MEMORY": settings.spark_worker_memory,
         "LAMBDA_AIRFLOW_PORT": settings.airflow_port,
         "LAMBDA_AIRFLOW_DB": settings.airflow_db,
         "LAMBDA_RAW_DIR": settings.raw_dir,
