@@ -130,6 +130,10 @@ class Settings:
     spark_workers: int = 2
     spark_worker_cores: int = 1
     spark_worker_memory: str = "1g"
+    # Per submitted app (submit_args.confs).
+    spark_driver_memory: str = "1g"
+    spark_executor_memory: str = "1g"
+    spark_ui: bool = False
     window: str = "5 minutes"
     watermark: str = "1 minute"
     watermark_seconds: int = 60
@@ -331,6 +335,9 @@ def load(role: str | None = None) -> Settings:
         spark_workers=_env_int("LAMBDA_SPARK_WORKERS", 2, 1),
         spark_worker_cores=_env_int("LAMBDA_SPARK_WORKER_CORES", 1, 1),
         spark_worker_memory=_env("LAMBDA_SPARK_WORKER_MEMORY", "1g"),
+        spark_driver_memory=_env("LAMBDA_SPARK_DRIVER_MEMORY", "1g"),
+        spark_executor_memory=_env("LAMBDA_SPARK_EXECUTOR_MEMORY", "1g"),
+        spark_ui=_env("LAMBDA_SPARK_UI", "false").lower() == "true",
         window=_env("LAMBDA_WINDOW", "5 minutes"),
         watermark=_env("LAMBDA_WATERMARK", "1 minute"),
         watermark_seconds=_duration_seconds("LAMBDA_WATERMARK", "1 minute"),

@@ -45,8 +45,9 @@ def confs(settings: config.Settings) -> dict[str, str]:
         # driver runs where the submit happens, in the Spark side's environment.
         "spark.pyspark.python": settings.executor_python or spark_python(settings),
         "spark.pyspark.driver.python": spark_python(settings),
-        "spark.driver.memory": os.environ.get("LAMBDA_SPARK_DRIVER_MEMORY", "1g"),
-        "spark.ui.enabled": os.environ.get("LAMBDA_SPARK_UI", "false"),
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.executor.memory": settings.spark_executor_memory,
+        "spark.ui.enabled": str(settings.spark_ui).lower(),
         "spark.sql.session.timeZone": "UTC",
         **driver_java_options(settings),
     }
