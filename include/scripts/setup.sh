@@ -126,8 +126,8 @@ spark_cds() {
 
 what="${1:-all}"
 case "$what" in
-  all|base|spark|cds|airflow|jars|postgres|dashboard) ;;
-  *) die "usage: setup.sh [all|base|spark|cds|airflow|jars|postgres|dashboard] (base: all but cds)" ;;
+  all|base|spark|cds|airflow|jars|postgres|dashboard|cluster) ;;
+  *) die "usage: setup.sh [all|base|spark|cds|airflow|jars|postgres|dashboard|cluster] (base: all but cds; cluster: the HDFS jars, only on its own)" ;;
 esac
 # Is a step part of this call? `base` is everything but the class-data-sharing archive (make
 # test records that while its services start).
@@ -151,6 +151,8 @@ if want jars; then
   fetch_jars spark -DincludeArtifactIds=spark-sql-kafka-0-10_2.13,spark-token-provider-kafka-0-10_2.13,kafka-clients,commons-pool2,postgresql
 fi
 if want postgres; then install_postgres; fi
+# The HDFS daemons (include/scripts/hdfs.sh) only for the cluster test: never part of all or base.
+if [ "$what" = cluster ]; then fetch_jars hdfs; fi
 if want dashboard; then npm_assets; install_chromium; fi
 # Joined before set-up ends: the archive exists (or was warned about) when anything starts.
 if [ -n "${cds_pid:-}" ]; then wait "$cds_pid"; fi
