@@ -11,7 +11,6 @@ DN_HTTP_PORT="${LAMBDA_HDFS_DATANODE_HTTP_PORT:-19864}"
 DN_IPC_PORT="${LAMBDA_HDFS_DATANODE_IPC_PORT:-19867}"
 REPLICATION="${LAMBDA_HDFS_REPLICATION:-1}"
 HDFS_URI="hdfs://127.0.0.1:$NN_PORT"
-
 HDFS_DIR="$LAMBDA_HOME/hdfs"
 CONF_DIR="$HDFS_DIR/conf"
 JARS="$LAMBDA_TOOLS_DIR/jars/hdfs"
@@ -58,8 +57,10 @@ log4j.rootLogger=WARN,console
 log4j.appender.console=org.apache.log4j.ConsoleAppender
 log4j.appender.console.layout=org.apache.log4j.PatternLayout
 log4j.appender.console.layout.ConversionPattern=[%d{ISO8601}] %p %m (%c{1})%n
+# The NameNode's start and stop; the DataNode's INFO has two lines per block written: not kept.
 log4j.logger.org.apache.hadoop.hdfs.server.namenode.NameNode=INFO
-log4j.logger.org.apache.hadoop.hdfs.server.datanode.DataNode=INFO
+# The readiness polls ask a starting DataNode for what it does not know yet: no stack traces.
+log4j.logger.org.apache.hadoop.jmx.JMXJsonServlet=FATAL
 # Hadoop's own libraries are absent on purpose: the Java implementations serve.
 log4j.logger.org.apache.hadoop.util.NativeCodeLoader=ERROR
 CONF
@@ -83,14 +84,15 @@ hdfs_state() {
   "$PYTHON_BOOT" - "$NN_HTTP_PORT" "$DN_HTTP_PORT" 2>/dev/null <<'PY'
 import json, sys, urllib.request
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-def bean(port, name):
-    url = f"http://127.0.0.1:{port}/jmx?qry=Hadoop:service={name}"
+def bean(port, query):
+    url = f"http://127.0.0.1:{port}/jmx?{query}"
     return json.load(opener.open(url, timeout=3))["beans"][0]
-nn = bean(sys.argv[1], "NameNode,name=FSNamesystemState")
+nn = bean(sys.argv[1], "qry=Hadoop:service=NameNode,name=FSNamesystemState")
 try:
-    actors = json.loads(bean(sys.argv[2], "DataNode,name=DataNodeInfo")["BPServiceActorInfo"])
+    dn = bean(sys.argv[2], "get=Hadoop:service=DataNode,name=DataNodeInfo::BPServiceActorInfo")
+    actors = json.loads(dn["BPServiceActorInfo"])
     actor = actors[0]["ActorState"] if actors else "none"
-except (OSError, IndexError, KeyError, ValueError):
+except (OSError, IndexError, KeyError, TypeError, ValueError):
     actor = "down"
 print(nn["FSState"], nn["NumLiveDataNodes"], actor)
 PY
@@ -100,9 +102,7 @@ PY
 free_ports() {
   local name="$1" port; shift
   pid_alive "$name" && return 0
-  for port in "$@"; do
-    port_in_use 127.0.0.1 "$port" && die "port $port is taken by another program; set the LAMBDA_HDFS_*_PORT settings"
-  done
+  for port; do port_in_use 127.0.0.1 "$port" && die "port $port is taken; set LAMBDA_HDFS_*_PORT"; done
   return 0
 }
 
@@ -145,8 +145,7 @@ start() {
 stop() {
   local name
   for name in hdfs-datanode hdfs-namenode; do
-    pid_alive "$name" && log "stopping the HDFS ${name#hdfs-}"
-    stop_pid "$name" 30
+    pid_alive "$name" && log "stopping the HDFS ${name#hdfs-}"; stop_pid "$name" 30
   done
 }
 
