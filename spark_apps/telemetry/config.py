@@ -130,6 +130,13 @@ class Settings:
     spark_workers: int = 2
     spark_worker_cores: int = 1
     spark_worker_memory: str = "1g"
+    # The HDFS include/scripts/hdfs.sh starts (make cluster-test).
+    hdfs_namenode_port: int = 19020
+    hdfs_namenode_http_port: int = 19870
+    hdfs_datanode_port: int = 19866
+    hdfs_datanode_http_port: int = 19864
+    hdfs_datanode_ipc_port: int = 19867
+    hdfs_replication: int = 1
     # Per submitted app (submit_args.confs).
     spark_driver_memory: str = "1g"
     spark_executor_memory: str = "1g"
@@ -335,6 +342,12 @@ def load(role: str | None = None) -> Settings:
         spark_workers=_env_int("LAMBDA_SPARK_WORKERS", 2, 1),
         spark_worker_cores=_env_int("LAMBDA_SPARK_WORKER_CORES", 1, 1),
         spark_worker_memory=_env("LAMBDA_SPARK_WORKER_MEMORY", "1g"),
+        hdfs_namenode_port=_env_int("LAMBDA_HDFS_NAMENODE_PORT", 19020, 1),
+        hdfs_namenode_http_port=_env_int("LAMBDA_HDFS_NAMENODE_HTTP_PORT", 19870, 1),
+        hdfs_datanode_port=_env_int("LAMBDA_HDFS_DATANODE_PORT", 19866, 1),
+        hdfs_datanode_http_port=_env_int("LAMBDA_HDFS_DATANODE_HTTP_PORT", 19864, 1),
+        hdfs_datanode_ipc_port=_env_int("LAMBDA_HDFS_DATANODE_IPC_PORT", 19867, 1),
+        hdfs_replication=_env_int("LAMBDA_HDFS_REPLICATION", 1, 1),
         spark_driver_memory=_env("LAMBDA_SPARK_DRIVER_MEMORY", "1g"),
         spark_executor_memory=_env("LAMBDA_SPARK_EXECUTOR_MEMORY", "1g"),
         spark_ui=_env("LAMBDA_SPARK_UI", "false").lower() == "true",
@@ -388,6 +401,12 @@ def shell_exports(settings: Settings) -> str:
         "LAMBDA_SPARK_WORKERS": settings.spark_workers,
         "LAMBDA_SPARK_WORKER_CORES": settings.spark_worker_cores,
         "LAMBDA_SPARK_WORKER_MEMORY": settings.spark_worker_memory,
+        "LAMBDA_HDFS_NAMENODE_PORT": settings.hdfs_namenode_port,
+        "LAMBDA_HDFS_NAMENODE_HTTP_PORT": settings.hdfs_namenode_http_port,
+        "LAMBDA_HDFS_DATANODE_PORT": settings.hdfs_datanode_port,
+        "LAMBDA_HDFS_DATANODE_HTTP_PORT": settings.hdfs_datanode_http_port,
+        "LAMBDA_HDFS_DATANODE_IPC_PORT": settings.hdfs_datanode_ipc_port,
+        "LAMBDA_HDFS_REPLICATION": settings.hdfs_replication,
         "LAMBDA_AIRFLOW_PORT": settings.airflow_port,
         "LAMBDA_AIRFLOW_DB": settings.airflow_db,
         "LAMBDA_RAW_DIR": settings.raw_dir,
