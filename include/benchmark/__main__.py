@@ -83,7 +83,7 @@ def create_topic(settings: config.Settings) -> str:
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","))
     try:
-        admin.create_topics([new_topic(topic, settings.kafka_partitions)])
+        admin.create_topics([new_topic(topic, settings)])
     finally:
         admin.close()
     return topic

@@ -45,14 +45,14 @@ def main() -> int:
             return 0 if exists else 1
         if not exists:
             try:
-                client.create_topics([new_topic(settings.kafka_topic, settings.kafka_partitions)])
+                client.create_topics([new_topic(settings.kafka_topic, settings)])
                 print(
                     f"created topic {settings.kafka_topic} ({settings.kafka_partitions} partitions)"
                 )
             except TopicAlreadyExistsError:
                 pass
         else:
-            apply_configs(client, settings.kafka_topic)
+            apply_configs(client, settings.kafka_topic, settings)
         while time.monotonic() < deadline:  # metadata reaches the broker a moment later
             described = client.describe_topics([settings.kafka_topic])
             if described and described[0].get("partitions"):

@@ -110,6 +110,11 @@ class Settings:
     pg_db: str
     pg_user: str  # the owner role: owns the schema; set-up, tests and operators, no service
     pg_managed: bool = True
+    # Brokers kafka.sh starts (broker i on kafka_port + 10 (i - 1)); the topic's replicas and
+    # the in-sync replicas an acks=all write needs.
+    kafka_brokers: int = 1
+    kafka_replication_factor: int = 1
+    kafka_min_insync_replicas: int = 1
     # A Java client properties file for a secured Kafka (TLS, SASL): telemetry.kafka_client.
     kafka_client_properties: str = ""
     # The Python the Spark executors run (their machines' own); empty: the Spark side's venv.
@@ -313,13 +318,31 @@ def load(role: str | None = None) -> Settings:
     password_file = os.environ.get("LAMBDA_PG_PASSWORD_FILE", "").strip()
     if starting not in ("earliest", "latest"):
         raise ConfigError(f"LAMBDA_STARTING_OFFSETS={starting!r} must be earliest or latest")
+    brokers = _env_int("LAMBDA_KAFKA_BROKERS", 1, 1)
+    replicas = _env_int("LAMBDA_KAFKA_REPLICATION_FACTOR", min(3, brokers), 1)
+    min_insync = _env_int("LAMBDA_KAFKA_MIN_INSYNC_REPLICAS", max(1, replicas - 1), 1)
+    kafka_managed = _env("LAMBDA_KAFKA_MANAGED", "0" if bootstrap_env else "1") == "1"
+    if kafka_managed and replicas > brokers:
+        raise ConfigError(
+            f"LAMBDA_KAFKA_REPLICATION_FACTOR={replicas} needs as many brokers "
+            f"(LAMBDA_KAFKA_BROKERS={brokers})"
+        )
+    if min_insync > replicas:
+        raise ConfigError(
+            f"LAMBDA_KAFKA_MIN_INSYNC_REPLICAS={min_insync} is more than the "
+            f"{replicas} replicas (LAMBDA_KAFKA_REPLICATION_FACTOR): no write could succeed"
+        )
+    local_brokers = ",".join(f"127.0.0.1:{kafka_port + 10 * i}" for i in range(brokers))
     settings = Settings(
         home=home,
         tools_dir=Path(_env("LAMBDA_TOOLS_DIR", str(REPO_ROOT / ".local"))).resolve(),
-        kafka_bootstrap=bootstrap_env or f"127.0.0.1:{kafka_port}",
+        kafka_bootstrap=bootstrap_env or local_brokers,
         kafka_topic=_env("LAMBDA_KAFKA_TOPIC", "devices"),
         kafka_partitions=_env_int("LAMBDA_KAFKA_PARTITIONS", 4, 1),
-        kafka_managed=_env("LAMBDA_KAFKA_MANAGED", "0" if bootstrap_env else "1") == "1",
+        kafka_managed=kafka_managed,
+        kafka_brokers=brokers,
+        kafka_replication_factor=replicas,
+        kafka_min_insync_replicas=min_insync,
         kafka_port=kafka_port,
         kafka_client_properties=_env("LAMBDA_KAFKA_CLIENT_PROPERTIES", ""),
         executor_python=_env("LAMBDA_EXECUTOR_PYTHON", ""),
@@ -387,6 +410,9 @@ def shell_exports(settings: Settings) -> str:
         "LAMBDA_KAFKA_MANAGED": int(settings.kafka_managed),
         "LAMBDA_KAFKA_PORT": settings.kafka_port,
         "LAMBDA_KAFKA_CLIENT_PROPERTIES": settings.kafka_client_properties,
+        "LAMBDA_KAFKA_BROKERS": settings.kafka_brokers,
+        "LAMBDA_KAFKA_REPLICATION_FACTOR": settings.kafka_replication_factor,
+        "LAMBDA_KAFKA_MIN_INSYNC_REPLICAS": settings.kafka_min_insync_replicas,
         "LAMBDA_KAFKA_CONTROLLER_PORT": settings.kafka_controller_port,
         "LAMBDA_PG_HOST": settings.pg_host,
         "LAMBDA_PG_PORT": settings.pg_port,

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
-from telemetry.config import TOPIC_CONFIGS
+from telemetry.config import TOPIC_CONFIGS, Settings
 
 
-def new_topic(name: str, partitions: int) -> NewTopic:
-    """A single-replica topic with the project's configs (broker-stamped record times)."""
-    return NewTopic(name, partitions, 1, topic_configs=dict(TOPIC_CONFIGS))
+def topic_configs(settings: Settings) -> dict[str, str]:
+    """Broker-stamped record times, and the replicas an acks=all write must reach."""
+    return {**TOPIC_CONFIGS, "min.insync.replicas": str(settings.kafka_min_insync_replicas)}
 
 
-def apply_configs(admin: KafkaAdminClient, name: str) -> None:
+def new_topic(name: str, settings: Settings, partitions: int | None = None) -> NewTopic:
+    """A topic with the settings' partitions (or ``partitions``), replicas and configs."""
+    return NewTopic(
+        name,
+        partitions or settings.kafka_partitions,
+        settings.kafka_replication_factor,
+        topic_configs=topic_configs(settings),
+    )
+
+
+def apply_configs(admin: KafkaAdminClient, name: str, settings: Settings) -> None:
     """Bring an existing topic (made before these configs existed) up to them; idempotent."""
     admin.alter_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, name, configs=dict(TOPIC_CONFIGS))]
+        [ConfigResource(ConfigResourceType.TOPIC, name, configs=topic_configs(settings))]
     )

@@ -120,7 +120,7 @@ def test_chaos(settings, spark, capsys):
     cap = max(1000, int(CAP_SECONDS * knobs.rate))
     topic = f"chaos-{knobs.seed}-{uuid.uuid4().hex[:6]}"
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    admin.create_topics([new_topic(topic, settings.kafka_partitions)])
+    admin.create_topics([new_topic(topic, settings)])
     admin.close()
     env = {
         **os.environ,

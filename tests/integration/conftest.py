@@ -52,7 +52,7 @@ def pg(settings) -> Iterator[psycopg.Connection]:
 def topic(settings) -> Iterator[str]:
     name = f"devices-test-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    admin.create_topics([new_topic(name, settings.kafka_partitions)])
+    admin.create_topics([new_topic(name, settings)])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         described = admin.describe_topics([name])

@@ -79,7 +79,7 @@ def test_fast_clock_backlog_and_recreated_topic(
     wait_until(lambda: topic not in admin.list_topics(), 60, "topic deleted")
     for _ in range(30):  # the broker needs a moment before the name can be used again
         try:
-            admin.create_topics([new_topic(topic, settings.kafka_partitions)])
+            admin.create_topics([new_topic(topic, settings)])
             break
         except Exception:  # noqa: BLE001 (TopicAlreadyExistsError while it is being deleted)
             time.sleep(1)

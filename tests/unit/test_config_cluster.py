@@ -7,7 +7,22 @@ import zipfile
 
 import pytest
 
-from telemetry import config, kafka_client, submit_args
+from telemetry import config, kafka_client, kafka_topics, submit_args
+
+
+@pytest.fixture(autouse=True)
+def plain_environment(monkeypatch):
+    """The scripts export every setting (make test's too): start these tests from none."""
+    for name in (
+        "LAMBDA_KAFKA_BOOTSTRAP",
+        "LAMBDA_KAFKA_MANAGED",
+        "LAMBDA_KAFKA_BROKERS",
+        "LAMBDA_KAFKA_REPLICATION_FACTOR",
+        "LAMBDA_KAFKA_MIN_INSYNC_REPLICAS",
+        "LAMBDA_KAFKA_CLIENT_PROPERTIES",
+        "LAMBDA_EXECUTOR_PYTHON",
+    ):
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_hadoop_uris_keep_their_double_slash(monkeypatch):
@@ -121,3 +136,38 @@ def test_py_files_zip_holds_the_whole_package(monkeypatch, tmp_path):
     names = zipfile.ZipFile(target).namelist()
     assert "telemetry/config.py" in names and "telemetry/kafka_client.py" in names
     assert [p.name for p in (tmp_path / "dist").iterdir()] == ["telemetry.zip"]
+
+
+def test_several_local_brokers_replicate_by_default(monkeypatch):
+    monkeypatch.delenv("LAMBDA_KAFKA_BOOTSTRAP", raising=False)
+    monkeypatch.setenv("LAMBDA_KAFKA_BROKERS", "3")
+    monkeypatch.setenv("LAMBDA_KAFKA_PORT", "37092")
+    settings = config.load()
+    assert settings.kafka_bootstrap == "127.0.0.1:37092,127.0.0.1:37102,127.0.0.1:37112"
+    assert (settings.kafka_replication_factor, settings.kafka_min_insync_replicas) == (3, 2)
+    topic = kafka_topics.new_topic("t", settings)
+    assert topic.replication_factor == 3 and topic.topic_configs["min.insync.replicas"] == "2"
+
+
+def test_one_broker_keeps_one_replica(monkeypatch):
+    monkeypatch.delenv("LAMBDA_KAFKA_BROKERS", raising=False)
+    settings = config.load()
+    assert (settings.kafka_replication_factor, settings.kafka_min_insync_replicas) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LAMBDA_KAFKA_REPLICATION_FACTOR": "3"}, "needs as many brokers"),
+        (
+            {"LAMBDA_KAFKA_BROKERS": "3", "LAMBDA_KAFKA_MIN_INSYNC_REPLICAS": "4"},
+            "no write could succeed",
+        ),
+    ],
+)
+def test_impossible_replication_is_a_configuration_error(monkeypatch, env, message):
+    monkeypatch.delenv("LAMBDA_KAFKA_BOOTSTRAP", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigError, match=message):
+        config.load()
