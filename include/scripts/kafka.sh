@@ -111,6 +111,10 @@ start() {
 
 stop() {
   [ "$LAMBDA_KAFKA_MANAGED" = 1 ] || return 0
+  # All at once: a node stopping alone waits for a controller quorum its peers no longer form.
+  for ((i = 1; i <= N; i++)); do
+    pid_alive "$(name_of "$i")" && kill -TERM "$(cat "$RUN_DIR/$(name_of "$i").pid")" 2>/dev/null || true
+  done
   for ((i = N; i >= 1; i--)); do
     pid_alive "$(name_of "$i")" && log "stopping Kafka broker $i"
     stop_pid "$(name_of "$i")" 60
