@@ -131,6 +131,8 @@ def test_cluster(settings, spark, capsys):
 
         results.append(timed("kill -9 broker 2, 15 s down", at, broker_down, settings))
         at = time.monotonic() - began
+        speed_log = Path(home) / "logs" / "speed_layer.log"
+        log_offset = speed_log.stat().st_size
         results.append(
             timed(
                 "kill -9 Spark worker 2",
@@ -140,6 +142,9 @@ def test_cluster(settings, spark, capsys):
             )
         )
         time.sleep(10)  # the stream runs on worker 1 alone for a while
+        with speed_log.open("rb") as log:
+            log.seek(log_offset)
+            lost_executor = b"Lost executor" in log.read()
         faults.script("spark_cluster.sh", "start-worker", "2")
         time.sleep(max(0.0, seconds - (time.monotonic() - began)))
     finally:
@@ -173,6 +178,7 @@ def test_cluster(settings, spark, capsys):
     (Path(home) / "logs" / "cluster-summary.txt").write_text(summary)
 
     assert all(placed.get(i, 0) >= 1 for i in (1, 2)), f"executors per worker: {placed}"
+    assert lost_executor, "the driver never lost the killed worker's executor"
     assert drained, "the speed layer never caught up with the ledger"
     assert found["lost"] == 0 and found["doubled"] == 0 and found["unknown"] == 0, found
     assert found["wrong_reason"] == 0 and found["wrong_content"] == 0, found
