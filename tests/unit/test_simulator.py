@@ -431,7 +431,7 @@ def test_message_defaults():
 
 def test_cli_end_to_end_with_a_fake_producer(monkeypatch, tmp_path, capsys):
     producer = FakeProducer()
-    monkeypatch.setattr(cli, "connect", lambda bootstrap, topic: producer)
+    monkeypatch.setattr(cli, "connect", lambda bootstrap, topic, client_options=None: producer)
     truth_path = tmp_path / "truth.jsonl"
     argv = [
         "--bootstrap",
