@@ -3,10 +3,12 @@ restarted, a PostgreSQL crash, a process killed while it sits inside a write (fa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from telemetry import config, failpoints
@@ -81,14 +83,20 @@ def kill_speed_layer_in_write(home: Path) -> None:
     kill_at_failpoint(home, "speed_upsert", timeout=120)
 
 
-def pause_speed_layer(run_dir: Path, seconds: float) -> None:
-    """SIGSTOP the whole app (launcher, JVM, Python driver), then SIGCONT."""
+@contextlib.contextmanager
+def speed_layer_stopped(run_dir: Path) -> Iterator[None]:
+    """The whole app (launcher, JVM, Python driver) SIGSTOPped for the block, then SIGCONT."""
     group = int((run_dir / "speed_layer_app.pid").read_text())
     os.killpg(group, signal.SIGSTOP)
     try:
-        time.sleep(seconds)
+        yield
     finally:
         os.killpg(group, signal.SIGCONT)
+
+
+def pause_speed_layer(run_dir: Path, seconds: float) -> None:
+    with speed_layer_stopped(run_dir):
+        time.sleep(seconds)
 
 
 def peak_rss_mb(pid_list: list[int]) -> float:

@@ -18,7 +18,6 @@ import datetime as dt
 import os
 import random
 import re
-import signal
 import time
 import uuid
 from collections import Counter
@@ -247,12 +246,8 @@ def test_chaos(settings, spark, capsys):
 def backlog(producer: SteadyProducer, run_dir, records: int) -> None:
     """A backlog several micro-batches long: ``records`` sent while the speed layer is stopped
     (SIGSTOP), on top of the steady stream."""
-    group = int((run_dir / "speed_layer_app.pid").read_text())
-    os.killpg(group, signal.SIGSTOP)
-    try:
+    with faults.speed_layer_stopped(run_dir):
         producer.burst(records)
-    finally:
-        os.killpg(group, signal.SIGCONT)
 
 
 def drain_detail(settings, speed_log, log_offset: int, cap: int, timeout: float = 180) -> str:
