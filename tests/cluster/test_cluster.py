@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from telemetry import config
+from telemetry import config, raw_store
 from telemetry.kafka_topics import new_topic
 
 from ..airflow_api import AirflowApi
@@ -72,19 +72,6 @@ def speed_layer_app(settings, timeout: float = 120) -> str:
                 return app["id"]
         time.sleep(1)
     raise AssertionError("the speed layer never registered with the Spark master")
-
-
-def hdfs_files(spark, uri: str) -> list[str]:
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if not fs.exists(path):
-        return []
-    it = fs.listFiles(path, True)
-    found = []
-    while it.hasNext():
-        found.append(it.next().getPath().toString())
-    return found
 
 
 def timed(kind: str, at: float, action, settings) -> dict:
@@ -166,8 +153,8 @@ def test_cluster(settings, spark, capsys):
     batch_s = time.monotonic() - batch_began
 
     found = check_everything(settings, spark, topic, ledger, day, first_hour, end, True)
-    landed = [f for f in hdfs_files(spark, settings.raw_dir) if f.endswith(".parquet")]
-    checkpoint = hdfs_files(spark, env["LAMBDA_CHECKPOINT_DIR"])
+    landed = [f for f in raw_store.list_files(spark, settings.raw_dir) if f.endswith(".parquet")]
+    checkpoint = raw_store.list_files(spark, env["LAMBDA_CHECKPOINT_DIR"])
     local = sorted(str(p) for p in Path(home).rglob("*.parquet"))
     summary = render(
         seconds, rate, ledger, found, results, placed, started_s, batch_s, landed, checkpoint
