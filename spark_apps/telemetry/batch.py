@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from telemetry import speed_state, transforms
-from telemetry.schema import EVENT_FIELDS
+from telemetry import transforms
+from telemetry.schema import COUNTED, DUPLICATE, EVENT_FIELDS, LATE
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,9 @@ def content_verdicts(raw: DataFrame) -> DataFrame:
     its figure. ``copies``, ``counted`` / ``late`` / ``duplicate`` copies."""
     return raw.groupBy(*EVENT_FIELDS).agg(
         F.count(F.lit(1)).alias("copies"),
-        _copies(speed_state.COUNTED).alias("counted"),
-        _copies(speed_state.LATE).alias("late"),
-        _copies(speed_state.DUPLICATE).alias("duplicate"),
+        _copies(COUNTED).alias("counted"),
+        _copies(LATE).alias("late"),
+        _copies(DUPLICATE).alias("duplicate"),
     )
 
 

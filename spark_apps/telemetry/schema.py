@@ -62,6 +62,11 @@ USER_METRIC = "user_bytes_total"
 
 PARTITION_COLUMNS: tuple[str, ...] = ("year", "month", "day", "hour")
 
+# The speed layer's verdict on a valid event, landed with it as ``speed_status``
+# (telemetry.speed.verdicts): added to its windows, behind the watermark, or a copy of one counted.
+COUNTED, LATE, DUPLICATE = "counted", "late", "duplicate"
+SPEED_STATUSES: tuple[str, ...] = (COUNTED, LATE, DUPLICATE)
+
 # Columns of the raw master dataset (Parquet), partition columns last.
 RAW_COLUMNS: tuple[str, ...] = (
     *EVENT_FIELDS,
@@ -69,7 +74,7 @@ RAW_COLUMNS: tuple[str, ...] = (
     "kafka_partition",
     "kafka_offset",
     "kafka_timestamp",
-    "speed_status",  # what the speed layer did with it (speed_state); null: it never saw it
+    "speed_status",  # what the speed layer did with it (COUNTED, LATE, DUPLICATE); null: it never saw it
     *PARTITION_COLUMNS,
 )
 
