@@ -8,7 +8,7 @@ the benchmark with include/scripts/spark_submit.sh; prints one ``BENCH_STAGES {j
   one streaming query per metric, each reading and parsing Kafka, watermark and 5-minute window
   sum, appending each micro-batch to PostgreSQL, and the raw Parquet as a fourth query; the four
   run at once, as they did;
-- ``one_pass``: the speed layer's own ``foreachBatch`` (speed_layer.OnePassWriter): one read and
+- ``one_pass``: the speed layer's own ``foreachBatch`` (MicroBatchWriter): one read and
   parse per micro-batch for the windows (added in PostgreSQL), the Parquet landing and the
   quarantine, into the benchmark's scratch folder and topic.
 """
@@ -26,10 +26,11 @@ import psycopg
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from speed_layer import OnePassWriter, parsed_records, read_kafka
 from telemetry import config, transforms
 from telemetry.schema import METRIC_KEYS, PARTITION_COLUMNS, RAW_COLUMNS, ValidationRules
 from telemetry.session import get_session
+from telemetry.speed.app import parsed_records, read_kafka
+from telemetry.speed.micro_batch import MicroBatchWriter
 
 SEED_TABLE = "bench_seed_bytes"  # created by the benchmark (owner) for the seed's appends
 
@@ -116,7 +117,7 @@ def one_pass(spark: SparkSession, settings: config.Settings, scratch) -> list:
     return [
         parsed_records(spark, settings)
         .writeStream.queryName("one_pass")
-        .foreachBatch(OnePassWriter(spark, local))
+        .foreachBatch(MicroBatchWriter(spark, local))
         .option("checkpointLocation", str(scratch / "one_pass_checkpoint"))
         .trigger(availableNow=True)
         .start()

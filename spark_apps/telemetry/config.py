@@ -147,6 +147,7 @@ class Settings:
     spark_executor_memory: str = "1g"
     spark_ui: bool = False
     window: str = "5 minutes"
+    window_seconds: int = 300
     watermark: str = "1 minute"
     watermark_seconds: int = 60
     trigger: str = "5 seconds"
@@ -375,6 +376,7 @@ def load(role: str | None = None) -> Settings:
         spark_executor_memory=_env("LAMBDA_SPARK_EXECUTOR_MEMORY", "1g"),
         spark_ui=_env("LAMBDA_SPARK_UI", "false").lower() == "true",
         window=_env("LAMBDA_WINDOW", "5 minutes"),
+        window_seconds=_duration_seconds("LAMBDA_WINDOW", "5 minutes"),
         watermark=_env("LAMBDA_WATERMARK", "1 minute"),
         watermark_seconds=_duration_seconds("LAMBDA_WATERMARK", "1 minute"),
         trigger=_env("LAMBDA_TRIGGER", "5 seconds"),

@@ -12,7 +12,6 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from telemetry import speed_state
 from telemetry.schema import (
     BIGINT_MAX,
     EVENT_FIELDS,
@@ -227,30 +226,12 @@ def with_event_time(events: DataFrame) -> DataFrame:
 
 def with_content_key(events: DataFrame) -> DataFrame:
     """Add ``key_h1``/``key_h2``: two independent 64-bit hashes of the five event fields, one
-    128-bit content key (speed_state.content_key). The same for a Kafka record and its Parquet
+    128-bit content key. The same for a Kafka record and its Parquet
     copy, so the speed layer can rebuild its duplicate state from what it landed."""
     fields = [F.col(name) for name in EVENT_FIELDS]
     return events.withColumn("key_h1", F.xxhash64(*fields)).withColumn(
         "key_h2", F.xxhash64(F.lit("lambda-content-key"), *fields)
     )
-
-
-def with_provenance(watermark: int | None, duplicates: DataFrame | None) -> Transform:
-    """Add ``speed_status``: late (event time before ``watermark``, epoch seconds), duplicate
-    (its Kafka (partition, offset) is in ``duplicates``), otherwise counted (speed_state)."""
-
-    def transform(events: DataFrame) -> DataFrame:
-        status = F.lit(speed_state.COUNTED)
-        if duplicates is not None:
-            marked = F.broadcast(duplicates.withColumn("_duplicate", F.lit(True)))
-            events = events.join(marked, ["kafka_partition", "kafka_offset"], how="left")
-            status = F.when(F.col("_duplicate"), F.lit(speed_state.DUPLICATE)).otherwise(status)
-        if watermark is not None:
-            late = F.col("timestamp") < F.lit(watermark)
-            status = F.when(late, F.lit(speed_state.LATE)).otherwise(status)
-        return events.withColumn("speed_status", status).drop("_duplicate")
-
-    return transform
 
 
 def dedupe_events(events: DataFrame) -> DataFrame:

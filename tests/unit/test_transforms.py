@@ -261,22 +261,6 @@ def test_users_over_quota(spark):
     ]
 
 
-def test_provenance_marks_late_then_duplicates_then_counted(spark):
-    frame = events_frame(spark, [event(ts=T0 - 1), event(ts=T0), event(ts=T0 + 1)])
-    frame = frame.withColumn("kafka_partition", F.lit(0)).withColumn(
-        "kafka_offset", F.col("timestamp") - T0
-    )
-    duplicates = spark.createDataFrame([(0, 1)], "kafka_partition INT, kafka_offset LONG")
-    marked = frame.transform(transforms.with_provenance(T0, duplicates))
-    assert sorted((r.timestamp, r.speed_status) for r in marked.collect()) == [
-        (T0 - 1, "late"),
-        (T0, "counted"),
-        (T0 + 1, "duplicate"),
-    ]
-    first_batch = frame.transform(transforms.with_provenance(None, None))
-    assert {r.speed_status for r in first_batch.collect()} == {"counted"}
-
-
 def test_content_key_is_the_same_for_equal_events_only(spark):
     frame = spark.createDataFrame([event(), event(), event(nbytes=101)]).transform(
         transforms.with_content_key

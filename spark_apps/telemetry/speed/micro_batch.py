@@ -1,0 +1,178 @@
+"""The speed layer's ``foreachBatch``: each Kafka record read and parsed once, then
+
+1. the valid events judged (verdicts) against the duplicate state on the executors (seen_keys),
+   checkpointed there, and the batch summarized in one collect of aggregates (summary);
+2. landed in Parquet with their verdicts (raw_store; a replay replaces its own files);
+3. the window-sum deltas, the quarantine (streamed in chunks), the applied offsets and the
+   watermark written to PostgreSQL in one transaction;
+4. the next duplicate state: a filter of the checkpointed batch (no job of its own).
+
+The PostgreSQL transaction is the commit point: a crash before it replays the batch with the same
+verdicts (state rebuilt from PostgreSQL and the landed Parquet), a crash after it skips the
+records already applied. The driver holds scalars (watermark, offsets) and aggregates only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from telemetry import config, postgres, raw_store, transforms
+from telemetry.schema import QUARANTINE_COLUMNS
+from telemetry.speed import verdicts
+from telemetry.speed.seen_keys import SeenKeys, release, state_was_lost
+from telemetry.speed.summary import BatchSummary, summarize, utc
+
+
+def _rss_mib() -> int:
+    """This (Python driver) process's resident memory now."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 2**20
+
+
+class MicroBatchWriter:
+    def __init__(self, spark: SparkSession, settings: config.Settings) -> None:
+        self.settings = settings
+        self.writer = postgres.SpeedWriter(settings)
+        offsets, max_event_time = postgres.with_retry(
+            settings, "load speed state", lambda: self.writer.load(settings.kafka_topic)
+        )
+        self.applied: dict[int, int] = dict(offsets)
+        self.max_event_time = (  # PostgreSQL's TIMESTAMP: naive UTC
+            None
+            if max_event_time is None
+            else int(max_event_time.replace(tzinfo=dt.UTC).timestamp())
+        )
+        self.seen = SeenKeys(spark, settings.raw_dir)
+        self._rebuild_state()
+
+    @property
+    def watermark(self) -> int | None:
+        """Events before this (epoch seconds) are late; None until the first event."""
+        if self.max_event_time is None:
+            return None
+        return self.max_event_time - self.settings.watermark_seconds
+
+    def _rebuild_state(self) -> None:
+        kept = self.seen.rebuild(self.watermark, self.max_event_time, self.applied)
+        print(
+            f"[speed-layer] state: watermark {utc(self.watermark)}, offsets {self.applied}, "
+            f"{kept} counted keys kept (rebuilt from the landed Parquet)",
+            flush=True,
+        )
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started, cpu = time.perf_counter(), time.process_time()
+        try:
+            line = self._write(batch, batch_id)
+        except Exception as exc:
+            if not state_was_lost(exc):
+                raise
+            print(
+                f"[speed-layer] batch {batch_id}: duplicate state lost with an executor; "
+                "rebuilding it and redoing the batch",
+                flush=True,
+            )
+            self._rebuild_state()
+            line = self._write(batch, batch_id)
+        if line:
+            print(
+                f"[speed-layer] batch {batch_id} applied: {line}; driver cpu "
+                f"{time.process_time() - cpu:.3f} s, rss {_rss_mib()} MiB "
+                f"(wall {time.perf_counter() - started:.2f} s)",
+                flush=True,
+            )
+
+    def _judged(self, batch: DataFrame) -> DataFrame:
+        """The batch's records not yet applied, judged, with the state's rows: checkpointed on
+        the executors by the first job that computes it, so Kafka is read and parsed once and
+        every later step (and the next batch's state) reads the blocks."""
+        return (
+            batch.where(~verdicts.at_or_below(self.applied))
+            .transform(verdicts.judge(self.seen.frame, self.watermark))
+            .localCheckpoint(eager=False)
+        )
+
+    def _write(self, batch: DataFrame, batch_id: int) -> str | None:
+        settings, started = self.settings, time.perf_counter()
+        steps: dict[str, float] = {}
+
+        def step(name: str) -> None:
+            steps[name] = time.perf_counter() - started - sum(steps.values())
+
+        watermark = self.watermark
+        judged = self._judged(batch)
+        keep = False  # the checkpoint becomes the next state's source once committed
+        try:
+            records = judged.where(~F.col("_state"))
+            summary = BatchSummary.of(
+                records.transform(summarize(settings.window_seconds)).collect()
+            )
+            step("judge")
+            if summary.records == 0:
+                return None
+            events = judged.transform(verdicts.batch_events).transform(transforms.with_event_time)
+            raw_store.land_batch(events, settings.raw_dir, batch_id, summary.ranges)
+            step("land")
+            bounded = [t for t in (summary.max_bounded_time, self.max_event_time) if t]
+            max_event_time = max(bounded) if bounded else None
+            rejected = records.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
+            self._commit(rejected, batch_id, summary, max_event_time, started)
+            step("postgres")
+            self.seen.replace(
+                judged.transform(verdicts.kept_keys(self.watermark)), materialized=judged
+            )
+            keep = True
+        finally:
+            if not keep:
+                release(judged)
+        return (
+            f"{summary.line()}, watermark {utc(watermark)}, "
+            f"{time.perf_counter() - started:.2f} s ("
+            + ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
+            + ")"
+        )
+
+    def _commit(
+        self,
+        rejected: DataFrame,
+        batch_id: int,
+        summary: BatchSummary,
+        max_event_time: int | None,
+        started: float,
+    ) -> None:
+        settings = self.settings
+        offsets_after = {p: hi for p, (_, hi) in summary.ranges.items()}
+        seconds = time.perf_counter() - started
+        work = postgres.SpeedBatch(
+            topic=settings.kafka_topic,
+            batch_id=batch_id,
+            window_deltas=summary.window_deltas,
+            offsets_before=dict(self.applied),
+            offsets_after=offsets_after,
+            last_record_times={p: utc(t) for p, t in summary.last_record_times.items()},
+            landed_hours=summary.landed_hours,
+            watermark=utc(
+                None if max_event_time is None else max_event_time - settings.watermark_seconds
+            ),
+            max_event_time=utc(max_event_time),
+            input_rows=summary.records,
+            rows_per_second=summary.records / seconds if seconds > 0 else 0.0,
+        )
+        rejected = rejected.withColumn(
+            "kafka_timestamp", transforms.utc_wallclock("kafka_timestamp")
+        )
+        postgres.with_retry(
+            settings,
+            f"speed layer batch {batch_id}",
+            lambda: self.writer.apply(
+                work, (lambda: rejected.toLocalIterator()) if summary.rejected else tuple
+            ),
+        )
+        for p, o in offsets_after.items():
+            self.applied[p] = max(o, self.applied.get(p, -1))
+        self.max_event_time = max_event_time

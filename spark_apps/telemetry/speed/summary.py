@@ -1,0 +1,128 @@
+"""What the driver learns of a judged micro-batch: aggregates only, from one aggregation.
+
+Each record becomes a few summary rows (its partition's offsets; for a valid event its verdict
+and its hour; for a counted one its three window totals), and one ``groupBy`` over them gives
+every figure the PostgreSQL commit needs: one shuffle, one small collect (``BatchSummary.of``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pyspark.sql import Column, DataFrame, Row
+from pyspark.sql import functions as F
+
+from telemetry import transforms
+from telemetry.schema import COUNTED, DUPLICATE, LATE, METRIC_KEYS
+from telemetry.speed.verdicts import bounded_time
+from telemetry.transforms import Transform
+
+KEYS = ("kind", "p", "ts", "id", "type")
+
+
+def _entry(kind: str, **keys: Column) -> Column:
+    types = {"p": "int", "ts": "long", "id": "string", "type": "string"}
+    return F.struct(
+        F.lit(kind).alias("kind"),
+        *[keys.get(name, F.lit(None)).cast(types[name]).alias(name) for name in KEYS[1:]],
+    )
+
+
+def summarize(window_seconds: int) -> Transform:
+    """A micro-batch's records (valid ones with ``speed_status``, rejected ones with ``reason``)
+    -> one row per partition, verdict, hour landed and window total (type, key); columns
+    ``KEYS`` + lo, hi, last_broker_time (offsets of partition rows), rows, value (bytes of window
+    rows), bounded (largest min(event time, broker time) of verdict rows)."""
+
+    def transform(records: DataFrame) -> DataFrame:
+        ts, status = F.col("timestamp"), F.col("speed_status")
+        valid, counted = status.isNotNull(), status == COUNTED
+        entries = [
+            _entry("partition", p=F.col("kafka_partition")),
+            F.when(valid, _entry("verdict", id=status)),
+            F.when(valid, _entry("hour", ts=ts - F.pmod(ts, F.lit(3600)))),
+        ] + [
+            F.when(
+                counted,
+                _entry(
+                    "window",
+                    ts=ts - F.pmod(ts, F.lit(window_seconds)),
+                    id=F.col(column).cast("string"),
+                    type=F.lit(metric),
+                ),
+            )
+            for metric, column in METRIC_KEYS.items()
+        ]
+        exploded = records.select(
+            F.explode(F.filter(F.array(*entries), lambda e: e.isNotNull())).alias("e"),
+            "kafka_offset",
+            F.unix_seconds("kafka_timestamp").alias("broker_time"),
+            "bytes",
+            F.when(valid, bounded_time()).alias("bounded"),
+        )
+        return exploded.groupBy(*[F.col(f"e.{k}").alias(k) for k in KEYS]).agg(
+            F.min("kafka_offset").alias("lo"),
+            F.max("kafka_offset").alias("hi"),
+            F.max_by("broker_time", "kafka_offset").alias("last_broker_time"),
+            F.count(F.lit(1)).alias("rows"),
+            transforms.saturating_sum("bytes").alias("value"),
+            F.max("bounded").alias("bounded"),
+        )
+
+    return transform
+
+
+def utc(epoch_seconds: int | None) -> dt.datetime | None:
+    """Epoch seconds -> naive UTC datetime, as PostgreSQL's TIMESTAMP columns hold them."""
+    if epoch_seconds is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class BatchSummary:
+    ranges: dict[int, tuple[int, int]] = field(default_factory=dict)  # partition -> offsets
+    last_record_times: dict[int, int] = field(default_factory=dict)  # partition -> broker time
+    records: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    max_bounded_time: int | None = None  # the largest min(event time, broker time)
+    landed_hours: dict[dt.datetime, int] = field(default_factory=dict)
+    window_deltas: list[tuple[dt.datetime, str, int, str]] = field(default_factory=list)
+
+    @property
+    def valid(self) -> int:
+        return sum(self.verdicts.values())
+
+    @property
+    def rejected(self) -> int:
+        return self.records - self.valid
+
+    def count(self, status: str) -> int:
+        return self.verdicts.get(status, 0)
+
+    @classmethod
+    def of(cls, rows: Iterable[Row]) -> BatchSummary:
+        s = cls()
+        for r in rows:
+            if r.kind == "partition":
+                s.ranges[r.p] = (r.lo, r.hi)
+                s.last_record_times[r.p] = r.last_broker_time
+                s.records += r.rows
+            elif r.kind == "verdict":
+                s.verdicts[r.id] = r.rows
+                if r.bounded is not None:
+                    s.max_bounded_time = max(r.bounded, s.max_bounded_time or r.bounded)
+            elif r.kind == "hour":
+                s.landed_hours[utc(r.ts)] = r.rows
+            else:
+                s.window_deltas.append((utc(r.ts), r.id, r.value, r.type))
+        return s
+
+    def line(self) -> str:
+        return (
+            f"{self.records} records, counted {self.count(COUNTED)}, late {self.count(LATE)}, "
+            f"duplicate {self.count(DUPLICATE)}, rejected {self.rejected}, "
+            f"{len(self.window_deltas)} window rows"
+        )
