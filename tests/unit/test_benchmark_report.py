@@ -1,10 +1,13 @@
-"""The benchmark's parsing of the speed layer's lines and its targets: the smoke run cannot
-reach every case (a split burst, a missing driver part, a missed target)."""
+"""The benchmark's parsing of the speed layer's lines, its targets and its derived figures: the
+smoke run cannot reach every case (a split burst, a missing driver part, a missed target)."""
 
 from __future__ import annotations
 
+import json
 import math
 
+from benchmark import report
+from benchmark.drains import Drain, marginal, startup
 from benchmark.figures import Figure, Target
 from benchmark.speed_log import DriverStats, burst_cost, parse_applied
 
@@ -61,3 +64,43 @@ def test_targets_met_missed_and_not_measurable():
     assert Target("seconds", 1).verdict(Figure("z", "z", None, 0.0), None) == "n/a <= 1 s"
     never = Figure("f", "f", None, float("inf"))
     assert Target("seconds", 5).met(never, None) is False
+
+
+def test_marginal_drain_rate():
+    half = Figure("speed_layer_250000", "half", 250_000, 30.0)
+    full = Figure("speed_layer", "full", 500_000, 50.0)
+    m = marginal(half, full)
+    assert (m.events, m.seconds, m.rate, m.baseline) == (250_000, 20.0, 12_500.0, "kafka_source")
+    assert not m.note
+    flat = marginal(half, Figure("speed_layer", "full", 500_000, 29.0))
+    assert not flat.measured and "not measurable" in flat.note
+    assert flat.targets[0].verdict(flat, Figure("kafka_source", "k", 1, 1.0)).startswith("n/a")
+
+
+def test_table_and_json_carry_every_figure(tmp_path):
+    full = Drain(
+        Figure("speed_layer", "speed layer end to end", 4000, 8.0, "kafka_source"),
+        to_query=20.0,
+        to_first_batch=35.0,
+        batches=[parse_applied(TODAY), parse_applied(WITH_DRIVER)],
+    )
+    figures = [
+        Figure("kafka_source", "Spark Kafka source alone", 4000, 1.0),
+        full.figure,
+        *startup(full),
+        Figure("batch_fixed", "batch fixed cost", None, 10.0),
+    ]
+    text = report.table(figures)
+    assert "0.12x kafka_source" in text  # 500 events/s against 4,000
+    assert "3.50x time batch_fixed" in text  # 35 s against 10 s
+    drivers = report.driver_table([full])
+    assert "912" in drivers and "baseline" in drivers
+    out = tmp_path / "figures.json"
+    report.write_json(out, figures, [full])
+    document = json.loads(out.read_text())
+    assert [f["key"] for f in document["figures"]][-3:] == [
+        "startup_query",
+        "startup_first_batch",
+        "batch_fixed",
+    ]
+    assert document["drains"][0]["driver"]["peak_rss_mib"] == 912
