@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 TARGET_KINDS = ("rate", "ratio", "slowdown", "seconds")
 
 
+def times(ratio: float) -> str:
+    """``0.35x``; two significant digits below 0.1, so a far-off ratio does not print 0.00x."""
+    if ratio >= 10:
+        return f"{ratio:.0f}x"
+    return f"{ratio:.2f}x" if ratio >= 0.1 or ratio == 0 else f"{ratio:.2g}x"
+
+
 class BenchmarkError(Exception):
     """A stage failed or miscounted: the run stops with this message."""
 
@@ -65,12 +72,15 @@ class Target:
 
     def verdict(self, figure: Figure, base: Figure | None) -> str:
         """``met >= 0.35x``, ``MISSED <= 1 s``, ``n/a <= 10x time``; a rate target also shows
-        the fraction of it reached."""
+        the fraction of it reached, a slowdown target the slowdown (the table's ratio column
+        shows the baseline's rate over it)."""
         met = self.met(figure, base)
         word = "n/a" if met is None else "met" if met else "MISSED"
         text = f"{word} {self.describe()}"
         if self.kind == "rate" and met is not None:
-            text += f" ({figure.rate / self.limit:.2f}x)"
+            text += f" ({times(figure.rate / self.limit)})"
+        elif self.kind == "slowdown" and met is not None:
+            text += f" ({times(self.value(figure, base))})"
         return text
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmark.drains import Drain
-from benchmark.figures import Figure
+from benchmark.figures import Figure, times
 
 
 def _columns(rows: list[tuple[str, ...]], left: tuple[int, ...] = (0,)) -> str:
@@ -38,7 +38,7 @@ def _vs(f: Figure, base: Figure | None) -> str:
     if ratio is None:
         return f"n/a {f.baseline}"
     time = " time" if f.events is None or base.events is None else ""
-    return f"{ratio:.2f}x{time} {f.baseline}"
+    return f"{times(ratio)}{time} {f.baseline}"
 
 
 def table(figures: Sequence[Figure]) -> str:

@@ -61,6 +61,8 @@ def test_targets_met_missed_and_not_measurable():
     assert Target("ratio", 0.35).verdict(slow, base) == "MISSED >= 0.35x"
     assert Target("rate", 1000).verdict(slow, None) == "MISSED >= 1,000/s (0.25x)"
     assert Target("slowdown", 10).met(slow, base) is True
+    assert Target("slowdown", 3).verdict(slow, base) == "MISSED <= 3x time (4.00x)"
+    assert Target("rate", 200_000).verdict(slow, None) == "MISSED >= 200,000/s (0.0013x)"
     assert Target("seconds", 1).verdict(Figure("z", "z", None, 0.0), None) == "n/a <= 1 s"
     never = Figure("f", "f", None, float("inf"))
     assert Target("seconds", 5).met(never, None) is False
