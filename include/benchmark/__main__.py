@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from kafka.errors import KafkaError
 
@@ -105,7 +106,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def speed_layer_figures(
-    settings: config.Settings, env: dict[str, str], work, args: argparse.Namespace, start: int
+    settings: config.Settings, env: dict[str, str], work: Path, args: argparse.Namespace, start: int
 ) -> tuple[list[Figure], list[Drain]]:
     """The N-event drain, its start-up, the growth drains and the marginal rate."""
     log("speed layer draining the backlog (spark-submit)")
@@ -120,7 +121,7 @@ def speed_layer_figures(
 
 
 def live_figures(
-    settings: config.Settings, env: dict[str, str], work, args: argparse.Namespace
+    settings: config.Settings, env: dict[str, str], work: Path, args: argparse.Namespace
 ) -> list[Figure]:
     """The bursts, then freshness at each rate, from one live speed layer."""
     figures: list[Figure] = []
