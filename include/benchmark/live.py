@@ -106,10 +106,11 @@ def micro_batches(
         ]
     }
     seconds = [c.seconds for c in costs]
+    of = f"{count} burst{'s' if count != 1 else ''}"
     return [
         Figure(
             "micro_batch",
-            f"micro-batch of {size:,} events, median of {count} bursts (live, warm){summed}",
+            f"micro-batch of {size:,} events, median of {of} (live, warm){summed}",
             size,
             statistics.median(seconds),
             "kafka_source",
@@ -119,7 +120,7 @@ def micro_batches(
         ),
         Figure(
             "micro_batch_max",
-            f"micro-batch of {size:,} events, max of {count} bursts{summed}",
+            f"micro-batch of {size:,} events, max of {of}{summed}",
             size,
             max(seconds),
             "kafka_source",
