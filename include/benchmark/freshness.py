@@ -99,7 +99,8 @@ def measure(
                 for (app,) in conn.execute(
                     "SELECT id FROM bytes WHERE type = 'app_bytes_total' AND id LIKE 'probe-%'"
                 ).fetchall():
-                    seen.setdefault(app, now)
+                    if app in sent:  # not an earlier run's probe (one live speed layer, two rates)
+                        seen.setdefault(app, now)
                 if stop.is_set() and now > deadline:
                     break
                 time.sleep(0.1)

@@ -1,9 +1,11 @@
 """The benchmark's smoke version: a small backlog through every stage against the test services,
 so `make bench` cannot rot. At this size the figures are start-up costs, not throughput: only
 completeness is asserted (the benchmark itself checks that every stage saw every event, that
-the hourly batch job counted them all and that DuckDB gives the same totals). The big-hour
-series, the speed layer's growth drains and the live freshness run cost more speed-layer and
-batch starts each: they run in `make bench` only."""
+the hourly batch job counted them all and that DuckDB gives the same totals), and that every
+figure is there: the start-up, one 1,000-event burst and a short freshness load on the live
+speed layer, the drain's parsed batch lines. The big-hour series and the speed layer's growth
+drains (hence the marginal drain rate, unit-tested in tests/unit/test_benchmark_report.py) cost
+more speed-layer and batch starts each: they run in `make bench` only."""
 
 from __future__ import annotations
 
@@ -31,7 +33,9 @@ STAGES = {
     "batch_wall",
     "duckdb",
     "batch_compute",
-}
+}  # each over the whole backlog
+DURATIONS = {"startup_query", "startup_first_batch", "batch_fixed", "freshness_2000"}
+BURSTS = {"micro_batch", "micro_batch_max"}
 
 
 def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
@@ -43,12 +47,19 @@ def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
             "benchmark",
             "--events",
             "5000",
-            "--fresh-seconds",
-            "0",
             "--batch-events",
             "0",
             "--drain-steps",
             "1",
+            # The live speed layer: one burst once warm, then one short load.
+            "--bursts",
+            "1",
+            "--burst-gap",
+            "2",
+            "--fresh-rates",
+            "2000",
+            "--fresh-seconds",
+            "5",
             "--json",
             str(figures_file),
         ],
@@ -56,14 +67,37 @@ def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
         env=os.environ,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    figures = {f["key"]: f for f in json.loads(figures_file.read_text())}
-    assert set(figures) == STAGES
-    assert all(f["events"] == 5000 and f["seconds"] > 0 for f in figures.values())
-    header, _rule, *rows = proc.stdout.strip().splitlines()
+    document = json.loads(figures_file.read_text())
+    figures = {f["key"]: f for f in document["figures"]}
+    assert set(figures) == STAGES | DURATIONS | BURSTS
+    assert all(figures[k]["events"] == 5000 and figures[k]["seconds"] > 0 for k in STAGES)
+    assert all(figures[k]["events"] is None and figures[k]["seconds"] > 0 for k in DURATIONS)
+    assert figures["startup_first_batch"]["seconds"] > figures["startup_query"]["seconds"]
+    assert figures["startup_query"]["vs_baseline"] > 0  # against batch_fixed
+    # The burst: found in the live speed layer's batch lines, timed, held to its target.
+    burst = figures["micro_batch"]
+    assert burst["events"] == 1000 and burst["seconds"] > 0
+    assert len(burst["bursts"]) == 1 and burst["bursts"][0]["batches"]
+    assert [t["met"] is not None for t in burst["targets"]] == [True]
+    assert figures["micro_batch_max"]["seconds"] >= burst["seconds"]
+    fresh = figures["freshness_2000"]["freshness"]
+    assert fresh["probes_sent"] > 0 and fresh["probes_seen"] > 0  # its p95 is finite
+    # The drain's batch lines were parsed: every record in them, the driver's cost if printed.
+    (drain,) = document["drains"]
+    assert sum(b["records"] for b in drain["batches"]) == 5000
+    assert all(b["seconds"] > 0 for b in drain["batches"])
+    assert all(b["driver_cpu"] is None or b["driver_cpu"] > 0 for b in drain["batches"])
+    assert drain["driver"]["batches"] == len(drain["batches"])
+    assert [t["met"] is not None for t in figures["speed_layer"]["targets"]] == [True, True]
+    # The printed report: the table (a row per figure), the driver's and freshness' parts.
+    table, *parts = proc.stdout.strip().split("\n\n")
+    header, _rule, *rows = table.splitlines()
     assert header.split()[:3] == ["stage", "events", "seconds"]
-    assert len(rows) == len(STAGES)
+    assert len(rows) == len(figures)
+    assert any(p.startswith("driver per micro-batch") for p in parts)
+    assert any(p.startswith("freshness,") for p in parts)
     # The events really went through the speed layer into PostgreSQL.
     assert pg.execute("SELECT count(*) FROM bytes").fetchone()[0] > 0
