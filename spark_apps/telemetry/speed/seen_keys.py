@@ -46,6 +46,11 @@ def release(frame: DataFrame | None) -> None:
 class SeenKeys:
     def __init__(self, spark: SparkSession, raw_dir: str) -> None:
         self.spark, self.raw_dir = spark, raw_dir
+        # Spark warns at every release that a local checkpoint cannot be recomputed: known here.
+        jvm = spark.sparkContext._jvm
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+            "org.apache.spark.rdd.MapPartitionsRDD", jvm.org.apache.logging.log4j.Level.ERROR
+        )
         self._frame: DataFrame | None = None
         self._blocks: DataFrame | None = None  # the checkpoint holding the state's rows
 
