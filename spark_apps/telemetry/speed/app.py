@@ -28,6 +28,9 @@ def read_kafka(spark: SparkSession, settings: config.Settings) -> DataFrame:
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
         .option("subscribe", settings.kafka_topic)
         .option("startingOffsets", settings.starting_offsets)
+        # A consumer's prefetch at the end of the topic waits this long on the broker, and the
+        # next micro-batch's fetch waits for it: Kafka's 500 ms default cost every batch 0.5 s.
+        .option("kafka.fetch.max.wait.ms", "50")
         .options(**kafka_client.spark_options(settings))
     )
     if settings.max_offsets_per_trigger:

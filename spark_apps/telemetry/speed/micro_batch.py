@@ -106,6 +106,7 @@ class MicroBatchWriter:
 
         watermark = self.watermark
         judged = self._judged(batch)
+        step("plan")
         keep = False  # the checkpoint becomes the next state's source once committed
         try:
             records = judged.where(~F.col("_state"))

@@ -65,32 +65,36 @@ def judge(seen: DataFrame, watermark: int | None) -> Transform:
     """
 
     def transform(records: DataFrame) -> DataFrame:
+        # One select per side, not a withColumn each: every DataFrame step is analyzed on the
+        # driver against the whole plan (the validation's expression tree included).
         valid = F.col("reason").isNull()
         late = F.lit(False) if watermark is None else F.col("timestamp") < F.lit(watermark)
-        batch = (
-            records.withColumn("_role", F.when(valid, _BATCH_ROW).otherwise(_REJECTED_ROW))
-            .withColumn("_late", valid & late)
-            .withColumn("key_h1", F.when(valid, F.col("key_h1")).otherwise(F.col("kafka_offset")))
-            .withColumn("key_h2", F.when(valid, F.col("key_h2")).otherwise(F.lit(0)))
+        keys = {
+            "key_h1": F.when(valid, F.col("key_h1")).otherwise(F.col("kafka_offset")),
+            "key_h2": F.when(valid, F.col("key_h2")).otherwise(F.lit(0).cast("long")),
+        }
+        batch = records.select(
+            *[keys.get(c, F.col(c)).alias(c) for c in records.columns],
+            F.when(valid, _BATCH_ROW).otherwise(_REJECTED_ROW).alias("_role"),
+            (valid & late).alias("_late"),
         )
         state = seen.select(
             *KEY_COLUMNS, "timestamp", F.lit(_STATE_ROW).alias("_role"), F.lit(False).alias("_late")
         )
-        both = batch.unionByName(state, allowMissingColumns=True)
         order = Window.partitionBy(*KEY_COLUMNS).orderBy(
             "_role", "_late", "kafka_partition", "kafka_offset"
         )
-        first = F.row_number().over(order) == 1
         status = (
             F.when(F.col("_role") != _BATCH_ROW, F.lit(None))
             .when(F.col("_late"), F.lit(LATE))
-            .when(first, F.lit(COUNTED))
+            .when(F.row_number().over(order) == 1, F.lit(COUNTED))
             .otherwise(F.lit(DUPLICATE))
         )
-        return (
-            both.withColumn("speed_status", status)
-            .withColumn("_state", F.col("_role") == _STATE_ROW)
-            .drop("_role", "_late")
+        both = batch.unionByName(state, allowMissingColumns=True)
+        return both.select(
+            *[c for c in both.columns if c not in ("_role", "_late")],
+            status.alias("speed_status"),
+            (F.col("_role") == _STATE_ROW).alias("_state"),
         )
 
     return transform
