@@ -13,13 +13,12 @@ part of it is lost (a local checkpoint cannot be recomputed): the same verdicts 
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from telemetry import raw_store, transforms
 from telemetry.schema import COUNTED
+from telemetry.speed.summary import utc
 from telemetry.speed.verdicts import KEY_COLUMNS, STATE_SCHEMA, at_or_below
 
 # Spark's error when a task needs a local checkpoint block whose executor is gone.
@@ -28,10 +27,6 @@ _LOST_BLOCK = "CHECKPOINT_RDD_BLOCK_ID_NOT_FOUND"
 
 def state_was_lost(exc: BaseException) -> bool:
     return _LOST_BLOCK in str(exc)
-
-
-def _utc(epoch_seconds: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).replace(tzinfo=None)
 
 
 def release(frame: DataFrame | None) -> None:
@@ -67,7 +62,7 @@ class SeenKeys:
         if watermark is None or max_event_time is None:
             self.replace(self.spark.createDataFrame([], STATE_SCHEMA))
             return 0
-        start, end = _utc(watermark - watermark % 3600), _utc(max_event_time + 3600)
+        start, end = utc(watermark - watermark % 3600), utc(max_event_time + 3600)
         counted = (
             raw_store.read_hours(self.spark, self.raw_dir, start, end)
             .where(
