@@ -74,7 +74,7 @@ RAW_COLUMNS: tuple[str, ...] = (
     "kafka_partition",
     "kafka_offset",
     "kafka_timestamp",
-    "speed_status",  # what the speed layer did with it (COUNTED, LATE, DUPLICATE); null: it never saw it
+    "speed_status",  # the speed layer's verdict (COUNTED, LATE, DUPLICATE); null: it never saw it
     *PARTITION_COLUMNS,
 )
 
