@@ -79,10 +79,13 @@ def recompute_hours(
             "email", "usage", "quota", transforms.utc_wallclock("timestamp")
         )
         stats = result.stats.select(transforms.utc_wallclock("timestamp"), *STATS_COLUMNS)
-        for name, frame in (("totals", totals), ("over_quota", over_quota), ("stats", stats)):
-            began = time.monotonic()
-            rows[name] = frame.collect()
-            steps[name] = time.monotonic() - began
+        try:
+            for name, frame in (("totals", totals), ("over_quota", over_quota), ("stats", stats)):
+                began = time.monotonic()
+                rows[name] = frame.collect()
+                steps[name] = time.monotonic() - began
+        finally:
+            result.unpersist()
     began = time.monotonic()
     summary = postgres.replace_hours(
         settings, start, end, rows["totals"], rows["over_quota"], rows["stats"], read_from
