@@ -32,6 +32,8 @@ from telemetry.schema import (
 
 HOUR_SECONDS = 3600
 KEY = ("hour_start", "type", "id")
+# The metric keyed by app: one row per event, where the stats are summed.
+APP_METRIC = next(metric for metric, column in METRIC_KEYS.items() if column == "app")
 _WIDE = T.DecimalType(38, 0)
 
 
@@ -93,10 +95,39 @@ def metric_rows(events: DataFrame, *values: str) -> DataFrame:
     )
 
 
-def key_bytes(events: DataFrame, repeated: DataFrame) -> DataFrame:
-    """(hour_start, type, id, exact): the distinct events' bytes per hour and metric key
-    (user ids as they are), DECIMAL. ``repeated``: content_verdicts of the repeated contents."""
-    every_copy = metric_rows(events, "bytes").groupBy(*KEY).agg(*wide_sum(F.col("bytes"), "value"))
+def _flag(cond: Column) -> Column:
+    return F.when(cond, 1).otherwise(0)
+
+
+def _row_stats(type_column: Column) -> list[Column]:
+    """hour_stats' figures of each row taken alone (an event of one copy: late when its status
+    is, unseen when neither counted nor late), summed on the app rows only: every event has
+    one, so the stats ride on the totals' pass instead of a pass of their own."""
+    status = F.col("speed_status")
+    on_app = type_column == APP_METRIC
+    late = on_app & F.coalesce(status == LATE, F.lit(False))
+    unseen = on_app & ~F.coalesce(status.isin(LATE, COUNTED), F.lit(False))
+    return [
+        F.sum(_flag(on_app)).alias("rows"),
+        F.sum(_flag(late)).alias("late_rows"),
+        *wide_sum(F.when(late, F.col("bytes")), "late_bytes"),
+        F.sum(_flag(unseen)).alias("unseen_rows"),
+        *wide_sum(F.when(unseen, F.col("bytes")), "unseen_bytes"),
+        F.sum(_flag(on_app & F.coalesce(status == DUPLICATE, F.lit(False)))).alias(
+            "duplicates_dropped"
+        ),
+    ]
+
+
+def per_key(events: DataFrame, repeated: DataFrame) -> DataFrame:
+    """One pass over every row: per hour and metric key (user ids as they are) ``exact``, the
+    distinct events' bytes as DECIMAL, and on the app keys the rows' stats (_row_stats).
+    ``repeated``: content_verdicts of the repeated contents, whose extra copies come off."""
+    every_copy = (
+        metric_rows(events, "bytes", "speed_status")
+        .groupBy(*KEY)
+        .agg(*wide_sum(F.col("bytes"), "value"), *_row_stats(F.col("type")))
+    )
     extra = (F.col("copies") - 1).cast(_WIDE) * F.col("bytes").cast(_WIDE)
     extras = (
         metric_rows(repeated.withColumn("extra", extra), "extra")
@@ -104,16 +135,18 @@ def key_bytes(events: DataFrame, repeated: DataFrame) -> DataFrame:
         .agg(F.sum("extra").alias("extra"))
     )
     return every_copy.join(extras, list(KEY), "left").select(
-        *KEY, (wide("value") - F.coalesce("extra", F.lit(0).cast(_WIDE))).alias("exact")
+        *KEY,
+        (wide("value") - F.coalesce("extra", F.lit(0).cast(_WIDE))).alias("exact"),
+        *[c for c in every_copy.columns if c not in KEY and not c.startswith("value_")],
     )
 
 
-def totals(per_key: DataFrame, users: DataFrame) -> DataFrame:
-    """key_bytes -> (timestamp, id, value, type): users keyed by email, unknown ids kept."""
+def totals(keyed: DataFrame, users: DataFrame) -> DataFrame:
+    """per_key -> (timestamp, id, value, type): users keyed by email, unknown ids kept."""
     emails = F.broadcast(users.select(F.col("id").alias("_uid"), F.col("email").alias("_email")))
     is_user = (F.col("type") == USER_METRIC) & (F.col("id") == F.col("_uid"))
     return (
-        per_key.join(emails, is_user, "left")
+        keyed.join(emails, is_user, "left")
         .groupBy("hour_start", "type", F.coalesce("_email", "id").alias("id"))
         .agg(F.sum("exact").alias("exact"))
         .select(
@@ -126,9 +159,9 @@ def totals(per_key: DataFrame, users: DataFrame) -> DataFrame:
     )
 
 
-def over_quota(per_key: DataFrame, users: DataFrame) -> DataFrame:
-    """key_bytes -> (email, usage, quota, timestamp): users whose hour passed their quota."""
-    usage = per_key.where(F.col("type") == USER_METRIC).select(
+def over_quota(keyed: DataFrame, users: DataFrame) -> DataFrame:
+    """per_key -> (email, usage, quota, timestamp): users whose hour passed their quota."""
+    usage = keyed.where(F.col("type") == USER_METRIC).select(
         "hour_start", "id", saturated(F.col("exact")).alias("usage")
     )
     return (
@@ -138,11 +171,7 @@ def over_quota(per_key: DataFrame, users: DataFrame) -> DataFrame:
     )
 
 
-def _flag(cond: Column) -> Column:
-    return F.when(cond, 1).otherwise(0)
-
-
-def hour_stats(events: DataFrame, repeated: DataFrame) -> DataFrame:
+def hour_stats(keyed: DataFrame, repeated: DataFrame) -> DataFrame:
     """Per hour: events, copies, and where the speed layer's total departs from the exact one.
 
     A distinct event the speed layer never counted is missing from its total: ``late`` when a
@@ -150,22 +179,15 @@ def hour_stats(events: DataFrame, repeated: DataFrame) -> DataFrame:
     layer: history loaded or backfilled directly). One it counted twice is extra. So per hour
     and type, batch - speed = late_bytes + unseen_bytes - overcounted_bytes.
 
-    A row taken alone is late when its status is, unseen when it is neither counted nor late;
-    ``repeated`` (content_verdicts) turns its contents' copies into one event each.
+    ``keyed`` (per_key) has the rows' figures, each taken alone; ``repeated``
+    (content_verdicts) turns the copies of its contents into one event each.
     """
-    status = F.col("speed_status")
-    late, counted = (
-        F.coalesce(status == LATE, F.lit(False)),
-        F.coalesce(status == COUNTED, F.lit(False)),
-    )
-    unseen = ~late & ~counted
-    every_copy = events.groupBy("hour_start").agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(_flag(late)).alias("late_rows"),
-        *wide_sum(F.when(late, F.col("bytes")), "late_bytes"),
-        F.sum(_flag(unseen)).alias("unseen_rows"),
-        *wide_sum(F.when(unseen, F.col("bytes")), "unseen_bytes"),
-        F.sum(_flag(F.coalesce(status == DUPLICATE, F.lit(False)))).alias("duplicates_dropped"),
+    halves = [f"{n}_{h}" for n in ("late_bytes", "unseen_bytes") for h in ("hi", "lo")]
+    counts = ["rows", "late_rows", "unseen_rows", "duplicates_dropped", *halves]
+    every_copy = (
+        keyed.where(F.col("type") == APP_METRIC)
+        .groupBy("hour_start")
+        .agg(*[F.sum(c).alias(c) for c in counts])
     )
     c, k, lt = F.col("copies"), F.col("counted"), F.col("late")
     b = F.col("bytes").cast(_WIDE)
@@ -210,10 +232,10 @@ def hourly(
     so each pass over the hour runs once."""
     events = raw.select(*EVENT_FIELDS, "speed_status").transform(with_hour_start)
     repeated = raw.transform(content.repeated_contents(key)).transform(with_hour_start).cache()
-    per_key = key_bytes(events, repeated).cache()
+    keyed = per_key(events, repeated).cache()
     return BatchResult(
-        totals=totals(per_key, users),
-        over_quota=over_quota(per_key, users),
-        stats=hour_stats(events, repeated),
-        cached=(per_key, repeated),
+        totals=totals(keyed, users),
+        over_quota=over_quota(keyed, users),
+        stats=hour_stats(keyed, repeated),
+        cached=(keyed, repeated),
     )
