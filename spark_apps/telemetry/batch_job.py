@@ -72,7 +72,10 @@ def recompute_hours(
         steps = {"lock": time.monotonic() - began}
         began = time.monotonic()
         raw = raw_store.read_hours(spark, settings.raw_dir, start, end)
-        result = batch.hourly(raw, read_users(spark, settings))
+        users = read_users(spark, settings)
+        steps["open"] = time.monotonic() - began  # list the hours' files, users' JDBC schema
+        began = time.monotonic()
+        result = batch.hourly(raw, users)
         steps["plan"] = time.monotonic() - began
         totals = result.totals.select(transforms.utc_wallclock("timestamp"), "id", "value", "type")
         over_quota = result.over_quota.select(
