@@ -72,17 +72,23 @@ def recompute_hours(
         steps = {"lock": time.monotonic() - began}
         began = time.monotonic()
         raw = raw_store.read_hours(spark, settings.raw_dir, start, end)
-        result = batch.hourly(raw, read_users(spark, settings))
+        users = read_users(spark, settings)
+        steps["open"] = time.monotonic() - began  # list the hours' files, users' JDBC schema
+        began = time.monotonic()
+        result = batch.hourly(raw, users)
         steps["plan"] = time.monotonic() - began
         totals = result.totals.select(transforms.utc_wallclock("timestamp"), "id", "value", "type")
         over_quota = result.over_quota.select(
             "email", "usage", "quota", transforms.utc_wallclock("timestamp")
         )
         stats = result.stats.select(transforms.utc_wallclock("timestamp"), *STATS_COLUMNS)
-        for name, frame in (("totals", totals), ("over_quota", over_quota), ("stats", stats)):
-            began = time.monotonic()
-            rows[name] = frame.collect()
-            steps[name] = time.monotonic() - began
+        try:
+            for name, frame in (("totals", totals), ("over_quota", over_quota), ("stats", stats)):
+                began = time.monotonic()
+                rows[name] = frame.collect()
+                steps[name] = time.monotonic() - began
+        finally:
+            result.unpersist()
     began = time.monotonic()
     summary = postgres.replace_hours(
         settings, start, end, rows["totals"], rows["over_quota"], rows["stats"], read_from

@@ -269,6 +269,16 @@ def test_content_key_is_the_same_for_equal_events_only(spark):
     assert keys[0] == keys[1] != keys[2]
 
 
+RAW_DDL = (
+    "timestamp LONG, id STRING, antenna_id STRING, bytes LONG, app STRING, speed_status STRING"
+)
+
+
+def raw_frame(spark, statuses):
+    """Raw master-dataset rows: (event, speed_status) pairs, one row per landed copy."""
+    return spark.createDataFrame([{**e, "speed_status": s} for e, s in statuses], RAW_DDL)
+
+
 def test_hour_stats_split_the_difference_into_causes(spark):
     from telemetry import batch
 
@@ -280,11 +290,7 @@ def test_hour_stats_split_the_difference_into_causes(spark):
         (event(ts=T0 + 3, nbytes=80), "counted"),
         (event(ts=T0 + 3, nbytes=80), "counted"),  # counted twice: the speed layer is 80 over
     ]
-    raw = spark.createDataFrame(
-        [{**e, "speed_status": s} for e, s in statuses],
-        "timestamp LONG, id STRING, antenna_id STRING, bytes LONG, app STRING, speed_status STRING",
-    )
-    stats = batch.hour_stats(batch.content_verdicts(raw).transform(transforms.with_event_time))
+    stats = batch.hourly(raw_frame(spark, statuses), users_frame(spark)).stats
     row = stats.collect()[0].asDict()
     assert row == {
         "timestamp": dt.datetime(2020, 9, 19, 19, 0),
@@ -310,3 +316,119 @@ def test_landed_file_names_come_from_batch_id_and_spark_task():
     assert _target_name(spark_file, tag) == f"{tag}-part-00003-c000.parquet"
     assert _target_name("_SUCCESS", tag) is None
     assert _target_name(f".{spark_file}.crc", tag) is None
+
+
+# Events landed 1, 2 and 3 times with mixed verdicts, and one in the next hour.
+H19, H20 = dt.datetime(2020, 9, 19, 19, 0), dt.datetime(2020, 9, 19, 20, 0)
+COPIES = [
+    (event(ts=T0, nbytes=10), ["counted", "duplicate", "duplicate"]),  # counted once
+    (event(ts=T0 + 1, nbytes=20, user=USER2, app="WHATSAPP"), ["late", "late"]),  # late
+    (event(ts=T0 + 2, nbytes=40), ["counted", "counted", "late"]),  # counted twice: 40 over
+    (event(ts=T0 + 3, nbytes=80), [None, "duplicate"]),  # never counted, none late: unseen
+    (event(ts=T0 + 4, nbytes=5), ["late", "counted"]),  # counted once
+    (event(ts=T0 + 5, nbytes=7, user=USER2), ["counted"]),
+    (event(ts=T0 + 6, nbytes=9, user=USER2), ["late"]),
+    (event(ts=T0 + 600, nbytes=1000, user=USER2), ["counted", "duplicate"]),  # 20:00
+]
+
+
+def copies_frame(spark):
+    return raw_frame(spark, [(e, s) for e, statuses in COPIES for s in statuses])
+
+
+def figures(result):
+    return (
+        sorted(tuple(r) for r in result.totals.collect()),
+        sorted(tuple(r) for r in result.over_quota.collect()),
+        sorted(tuple(r) for r in result.stats.collect()),
+    )
+
+
+def test_hourly_counts_each_content_once_whatever_its_copies(spark):
+    from telemetry import batch
+
+    totals, over_quota, stats = figures(batch.hourly(copies_frame(spark), users_frame(spark)))
+    email = "andres@gmail.com"
+    assert totals == sorted(
+        [
+            (H19, ANTENNA, 171, "antenna_bytes_total"),
+            (H19, "SKYPE", 151, "app_bytes_total"),
+            (H19, "WHATSAPP", 20, "app_bytes_total"),
+            (H19, USER2, 36, "user_bytes_total"),
+            (H19, email, 135, "user_bytes_total"),
+            (H20, ANTENNA, 1000, "antenna_bytes_total"),
+            (H20, "SKYPE", 1000, "app_bytes_total"),
+            (H20, USER2, 1000, "user_bytes_total"),
+        ]
+    )
+    assert over_quota == [(email, 135, 50, H19)]
+    # events, duplicates, late events/bytes, unseen events/bytes, dropped, overcounted bytes
+    assert stats == [(H19, 7, 7, 2, 29, 1, 80, 3, 40), (H20, 1, 1, 0, 0, 0, 0, 1, 0)]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [lambda: F.lit(0), lambda: F.col("bytes") % 2, lambda: F.col("timestamp") - F.col("bytes")],
+    ids=["one key for all", "two keys", "keys shared across contents"],
+)
+def test_hourly_figures_do_not_rest_on_the_content_key(spark, key):
+    """A key shared by different events (a forced collision) changes which rows are grouped
+    exactly, never a figure."""
+    from telemetry import batch
+
+    raw, users = copies_frame(spark), users_frame(spark)
+    assert figures(batch.hourly(raw, users, key=key)) == figures(batch.hourly(raw, users))
+
+
+def test_repeated_contents_groups_colliding_keys_by_their_fields(spark):
+    from telemetry import content
+
+    raw = raw_frame(
+        spark,
+        [(event(nbytes=1), "counted"), (event(nbytes=1), "late"), (event(nbytes=2), None)],
+    )
+    verdicts = raw.transform(content.repeated_contents(key=lambda: F.lit(0)))
+    got = sorted((r.bytes, r.copies, r.counted, r.late, r.duplicate) for r in verdicts.collect())
+    assert got == [(1, 2, 1, 1, 0), (2, 1, 0, 0, 0)]
+
+
+def test_repeated_contents_leaves_out_events_of_one_copy(spark):
+    from telemetry import content
+
+    got = copies_frame(spark).transform(content.repeated_contents()).collect()
+    assert sorted((r.bytes, r.copies) for r in got) == [
+        (5, 2),
+        (10, 3),
+        (20, 2),
+        (40, 3),
+        (80, 2),
+        (1000, 2),
+    ]
+
+
+def test_hourly_sums_stay_exact_where_the_copies_pass_bigint(spark):
+    """The copies of a big event sum past BIGINT_MAX; the distinct events do not (MAX - 1),
+    except on the antenna, which saturates at BIGINT_MAX as before."""
+    from telemetry import batch
+    from telemetry.schema import BIGINT_MAX
+
+    big = 2**62
+    x = event(nbytes=big, app="A")
+    y = event(ts=T0 + 1, nbytes=big - 2, app="B")
+    z = event(ts=T0 + 2, nbytes=2, user=USER2, app="C")
+    raw = raw_frame(spark, [(x, "late"), (x, "late"), (y, "late"), (z, "counted")])
+    result = batch.hourly(raw, users_frame(spark))
+    totals = {(r.type, r.id): r.value for r in result.totals.collect()}
+    assert totals == {
+        ("antenna_bytes_total", ANTENNA): BIGINT_MAX,
+        ("user_bytes_total", "andres@gmail.com"): BIGINT_MAX - 1,
+        ("user_bytes_total", USER2): 2,
+        ("app_bytes_total", "A"): big,
+        ("app_bytes_total", "B"): big - 2,
+        ("app_bytes_total", "C"): 2,
+    }
+    stats = result.stats.collect()[0]
+    assert (stats.events, stats.late_events, stats.late_bytes) == (3, 2, BIGINT_MAX - 1)
+    assert [tuple(r) for r in result.over_quota.collect()] == [
+        ("andres@gmail.com", BIGINT_MAX - 1, 50, H19)
+    ]
