@@ -16,11 +16,8 @@ from telemetry.schema import (
     BIGINT_MAX,
     EVENT_FIELDS,
     EVENT_SCHEMA,
-    METRIC_KEYS,
     QUARANTINE_COLUMNS,
-    USER_METRIC,
     UUID_PATTERN,
-    WINDOW_TOTAL_COLUMNS,
     ValidationRules,
 )
 
@@ -232,76 +229,6 @@ def with_content_key(events: DataFrame) -> DataFrame:
     return events.withColumn("key_h1", F.xxhash64(*fields)).withColumn(
         "key_h2", F.xxhash64(F.lit("lambda-content-key"), *fields)
     )
-
-
-def dedupe_events(events: DataFrame) -> DataFrame:
-    """Producer retries resend an event byte for byte: equal content is one event."""
-    return events.dropDuplicates(list(EVENT_FIELDS))
-
-
-def metric_rows(events: DataFrame) -> DataFrame:
-    """One row per event and metric: (event_time, type, id, bytes), id = the metric's key."""
-    pairs = F.array(
-        *[
-            F.struct(F.lit(metric).alias("type"), F.col(column).cast("string").alias("id"))
-            for metric, column in METRIC_KEYS.items()
-        ]
-    )
-    return events.select("event_time", "bytes", F.explode(pairs).alias("m")).select(
-        "event_time", F.col("m.type").alias("type"), F.col("m.id").alias("id"), "bytes"
-    )
-
-
-def key_users_by_email(users: DataFrame) -> Transform:
-    """Replace user ids by emails in user metric rows; unknown devices keep their id."""
-
-    def transform(rows: DataFrame) -> DataFrame:
-        emails = F.broadcast(
-            users.select(F.col("id").alias("_uid"), F.col("email").alias("_email"))
-        )
-        is_user_row = F.col("type") == USER_METRIC
-        return rows.join(emails, is_user_row & (F.col("id") == F.col("_uid")), how="left").select(
-            "event_time", "type", F.coalesce("_email", "id").alias("id"), "bytes"
-        )
-
-    return transform
-
-
-def window_totals(duration: str) -> Transform:
-    """Metric rows -> bytes per tumbling event-time window, type and key.
-
-    Returns (timestamp = window start, id, value, type).
-    """
-
-    def transform(rows: DataFrame) -> DataFrame:
-        return (
-            rows.groupBy(F.window("event_time", duration).alias("window"), "type", "id")
-            .agg(saturating_sum("bytes").alias("value"))
-            .select(F.col("window.start").alias("timestamp"), "id", "value", "type")
-            .select(*WINDOW_TOTAL_COLUMNS)
-        )
-
-    return transform
-
-
-def users_over_quota(users: DataFrame, duration: str = "1 hour") -> Transform:
-    """Events -> users whose bytes in a window exceeded their quota.
-
-    Returns (email, usage, quota, timestamp = window start).
-    """
-
-    def transform(events: DataFrame) -> DataFrame:
-        usage = events.groupBy(F.window("event_time", duration).alias("window"), "id").agg(
-            saturating_sum("bytes").alias("usage")
-        )
-        over_quota = F.col("usage") > F.col("quota")
-        return (
-            usage.join(F.broadcast(users.select("id", "email", "quota")), "id", how="inner")
-            .where(over_quota)
-            .select("email", "usage", "quota", F.col("window.start").alias("timestamp"))
-        )
-
-    return transform
 
 
 def saturating_sum(column: str) -> Column:

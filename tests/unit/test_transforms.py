@@ -203,62 +203,10 @@ def test_partition_columns_follow_event_time_in_utc(spark):
     assert (row.year, row.month, row.day, row.hour) == (2020, 9, 19, 19)
 
 
-def test_window_totals_per_metric(spark):
-    events = [
-        event(ts=T0, nbytes=10),
-        event(ts=T0 + 60, nbytes=20, app="WHATSAPP"),
-        event(ts=T0 + 30, nbytes=5, user=USER2),
-        event(ts=T0 + 301, nbytes=1000),  # next 5-minute window
-    ]
-    totals = (
-        events_frame(spark, events)
-        .transform(transforms.metric_rows)
-        .transform(transforms.window_totals("5 minutes"))
-    )
-    got = {(r.timestamp, r.type, r.id): r.value for r in totals.collect()}
-    w0 = dt.datetime(2020, 9, 19, 19, 50)
-    w1 = dt.datetime(2020, 9, 19, 19, 55)
-    assert got == {
-        (w0, "antenna_bytes_total", ANTENNA): 35,
-        (w0, "user_bytes_total", USER): 30,
-        (w0, "user_bytes_total", USER2): 5,
-        (w0, "app_bytes_total", "SKYPE"): 15,
-        (w0, "app_bytes_total", "WHATSAPP"): 20,
-        (w1, "antenna_bytes_total", ANTENNA): 1000,
-        (w1, "user_bytes_total", USER): 1000,
-        (w1, "app_bytes_total", "SKYPE"): 1000,
-    }
-
-
 def users_frame(spark):
     return spark.createDataFrame(
         [(USER, "andres@gmail.com", 50)], "id string, email string, quota long"
     )
-
-
-def test_hourly_totals_key_users_by_email_and_keep_unknown_ids(spark):
-    events = [event(ts=T0, nbytes=10), event(ts=T0 + 1, nbytes=3, user=USER2)]
-    totals = (
-        events_frame(spark, events)
-        .transform(transforms.metric_rows)
-        .transform(transforms.key_users_by_email(users_frame(spark)))
-        .transform(transforms.window_totals("1 hour"))
-        .where("type = 'user_bytes_total'")
-    )
-    assert {(r.id, r.value) for r in totals.collect()} == {("andres@gmail.com", 10), (USER2, 3)}
-
-
-def test_dedupe_drops_identical_events_only(spark):
-    events = [event(nbytes=10), event(nbytes=10), event(nbytes=11)]
-    assert events_frame(spark, events).transform(transforms.dedupe_events).count() == 2
-
-
-def test_users_over_quota(spark):
-    events = [event(ts=T0, nbytes=30), event(ts=T0 + 10, nbytes=30), event(ts=T0 + 3600, nbytes=1)]
-    over = events_frame(spark, events).transform(transforms.users_over_quota(users_frame(spark)))
-    assert [tuple(r) for r in over.collect()] == [
-        ("andres@gmail.com", 60, 50, dt.datetime(2020, 9, 19, 19, 0))
-    ]
 
 
 def test_content_key_is_the_same_for_equal_events_only(spark):
