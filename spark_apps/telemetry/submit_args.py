@@ -61,8 +61,8 @@ def py_files(settings: config.Settings) -> str:
     package = Path(__file__).resolve().parent
     partial = target.with_name(f".telemetry-{os.getpid()}-{threading.get_ident()}.zip")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-        for source in sorted(package.glob("*.py")):
-            zf.write(source, f"telemetry/{source.name}")
+        for source in sorted(package.rglob("*.py")):
+            zf.write(source, f"telemetry/{source.relative_to(package).as_posix()}")
     os.replace(partial, target)
     return str(target)
 

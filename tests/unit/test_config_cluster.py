@@ -135,6 +135,8 @@ def test_py_files_zip_holds_the_whole_package(monkeypatch, tmp_path):
     target = submit_args.py_files(config.load())
     names = zipfile.ZipFile(target).namelist()
     assert "telemetry/config.py" in names and "telemetry/kafka_client.py" in names
+    # Its subpackages too: a zip without telemetry/speed/ shadows it for every app submitted.
+    assert {"telemetry/speed/__init__.py", "telemetry/speed/app.py"} <= set(names)
     assert [p.name for p in (tmp_path / "dist").iterdir()] == ["telemetry.zip"]
 
 
