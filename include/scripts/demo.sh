@@ -78,6 +78,9 @@ cat <<INFO
     or          PGPASSWORD=\$(cat $LAMBDA_HOME/secrets/pg_password_reader) psql -h $LAMBDA_PG_HOST -p $LAMBDA_PG_PORT -U ${LAMBDA_PG_USER}_reader $LAMBDA_PG_DB
     logs        $LOG_DIR/{speed_layer,simulator,kafka,postgres}.log
     raw events  $LAMBDA_RAW_DIR (Parquet, year=/month=/day=/hour=)
+    metrics     speed layer http://$LAMBDA_METRICS_HOST:$LAMBDA_SPEED_METRICS_PORT/metrics
+                batch layer http://$LAMBDA_METRICS_HOST:$LAMBDA_BATCH_METRICS_PORT/metrics
+                Prometheus  http://$LAMBDA_METRICS_HOST:$LAMBDA_PROMETHEUS_PORT/alerts  (alert rules: include/prometheus/rules)
 INFO
 cat <<INFO
     Airflow UI  http://127.0.0.1:$LAMBDA_AIRFLOW_PORT  (user admin, password $(cat "$LAMBDA_HOME/secrets/airflow_admin_password"))

@@ -23,7 +23,10 @@ case "${1:-}" in
     ;;
   stop) pid_alive speed_layer && log "stopping the speed layer"; stop_supervised speed_layer 60 ;;
   status)
-    if pid_alive speed_layer; then echo "speed layer: running$(supervised_status speed_layer)"
+    metrics=""
+    [ "$LAMBDA_SPEED_METRICS_PORT" = 0 ] \
+      || metrics=", metrics http://$LAMBDA_METRICS_HOST:$LAMBDA_SPEED_METRICS_PORT/metrics"
+    if pid_alive speed_layer; then echo "speed layer: running$(supervised_status speed_layer)$metrics"
     else
       echo "speed layer: stopped$(sed -n 's/^last_exit=3$/ (it needs a person: see its log)/p' \
         "$RUN_DIR/speed_layer.state" 2>/dev/null)"

@@ -34,7 +34,8 @@ write_state 0 "" ""
 while true; do
   began=$SECONDS
   offset="$(stat -c %s "$logfile" 2>/dev/null || echo 0)"
-  setsid "$@" < /dev/null &
+  # The app exposes its restarts (lambda_speed_restarts_total): it cannot count them itself.
+  LAMBDA_SUPERVISOR_RESTARTS="$restarts" setsid "$@" < /dev/null &
   child=$!
   echo "$child" > "$app_pid"
   rc=0

@@ -174,6 +174,19 @@ class Settings:
     # Airflow
     airflow_port: int = 18080
     airflow_db: str = "airflow"
+    # Prometheus metrics (README "Operating it"): each long-running part on its own port
+    # (0: not exposed), the Prometheus server prometheus.sh starts.
+    metrics_host: str = "127.0.0.1"
+    speed_metrics_port: int = 19108
+    batch_metrics_port: int = 19109
+    prometheus_port: int = 19090
+    # Retention in days (README "Retention"): the daily DAG's expire tasks drop what is older.
+    retain_windows_days: int = 35
+    retain_quarantine_days: int = 14
+    retain_quarantine_counts_days: int = 400
+    retain_reconciliation_days: int = 95
+    retain_raw_days: int = 95
+    retain_airflow_days: int = 30
 
     def pg_login(self, role: str | None = None) -> str:
         """The PostgreSQL user name of a role (of this process's role by default)."""
@@ -395,10 +408,48 @@ def load(role: str | None = None) -> Settings:
         sweep_lookback_hours=_env_int("LAMBDA_SWEEP_LOOKBACK_HOURS", 72, 1),
         airflow_port=_env_int("LAMBDA_AIRFLOW_PORT", 18080, 1),
         airflow_db=_env("LAMBDA_AIRFLOW_DB", "airflow"),
+        metrics_host=_env("LAMBDA_METRICS_HOST", "127.0.0.1"),
+        speed_metrics_port=_env_int("LAMBDA_SPEED_METRICS_PORT", 19108),
+        batch_metrics_port=_env_int("LAMBDA_BATCH_METRICS_PORT", 19109),
+        prometheus_port=_env_int("LAMBDA_PROMETHEUS_PORT", 19090, 1),
+        retain_windows_days=_env_int("LAMBDA_RETAIN_WINDOWS_DAYS", 35, 1),
+        retain_quarantine_days=_env_int("LAMBDA_RETAIN_QUARANTINE_DAYS", 14, 1),
+        retain_quarantine_counts_days=_env_int("LAMBDA_RETAIN_QUARANTINE_COUNTS_DAYS", 400, 1),
+        retain_reconciliation_days=_env_int("LAMBDA_RETAIN_RECONCILIATION_DAYS", 95, 1),
+        retain_raw_days=_env_int("LAMBDA_RETAIN_RAW_DAYS", 95, 1),
+        retain_airflow_days=_env_int("LAMBDA_RETAIN_AIRFLOW_DAYS", 30, 1),
     )
+    _check_retention(settings)
     _duration_seconds("LAMBDA_WINDOW", "5 minutes")
     _duration_seconds("LAMBDA_TRIGGER", "5 seconds")
     return settings
+
+
+# Horizons the batch layer still reads: the sweep recomputes and reconciles hours this far
+# back, from the raw Parquet and the speed layer's windows.
+_RETAIN_READ_BY_SWEEP = {
+    "LAMBDA_RETAIN_WINDOWS_DAYS": "retain_windows_days",
+    "LAMBDA_RETAIN_RECONCILIATION_DAYS": "retain_reconciliation_days",
+    "LAMBDA_RETAIN_RAW_DAYS": "retain_raw_days",
+    "LAMBDA_RETAIN_QUARANTINE_DAYS": "retain_quarantine_days",
+}
+
+
+def _check_retention(settings: Settings) -> None:
+    """A horizon inside the sweep's look-back would drop data the batch layer still needs."""
+    for name, attr in _RETAIN_READ_BY_SWEEP.items():
+        days = getattr(settings, attr)
+        if days * 24 <= settings.sweep_lookback_hours + 24:
+            raise ConfigError(
+                f"{name}={days} must be more than LAMBDA_SWEEP_LOOKBACK_HOURS="
+                f"{settings.sweep_lookback_hours} plus a day: the sweep still reads that far back"
+            )
+    if settings.retain_quarantine_counts_days < settings.retain_quarantine_days:
+        raise ConfigError(
+            f"LAMBDA_RETAIN_QUARANTINE_COUNTS_DAYS={settings.retain_quarantine_counts_days} must "
+            f"be at least LAMBDA_RETAIN_QUARANTINE_DAYS={settings.retain_quarantine_days}: the "
+            "counts per reason outlive the payloads"
+        )
 
 
 def shell_exports(settings: Settings) -> str:
@@ -439,6 +490,10 @@ def shell_exports(settings: Settings) -> str:
         "LAMBDA_AIRFLOW_DB": settings.airflow_db,
         "LAMBDA_RAW_DIR": settings.raw_dir,
         "LAMBDA_CHECKPOINT_DIR": settings.checkpoint_dir,
+        "LAMBDA_METRICS_HOST": settings.metrics_host,
+        "LAMBDA_SPEED_METRICS_PORT": settings.speed_metrics_port,
+        "LAMBDA_BATCH_METRICS_PORT": settings.batch_metrics_port,
+        "LAMBDA_PROMETHEUS_PORT": settings.prometheus_port,
         **settings.airflow_env(),
     }
     return "\n".join(f"export {k}={shlex.quote(str(v))}" for k, v in values.items())

@@ -139,7 +139,7 @@ def test_a_lost_state_is_recognized(spark):
     assert not state_was_lost(ValueError("something else"))
 
 
-def test_the_summary_holds_offsets_verdicts_hours_and_window_deltas(spark):
+def test_the_summary_holds_offsets_verdicts_reasons_hours_and_window_deltas(spark):
     hour = T0 - T0 % 3600
     frame = records(
         spark,
@@ -148,13 +148,16 @@ def test_the_summary_holds_offsets_verdicts_hours_and_window_deltas(spark):
             (0, 8, T0, 10, T0 + 6),  # a copy
             (1, 3, hour - 1, 20, T0 + 1),  # another hour
             (1, 4, T0, 0, T0 + 9, "not_json"),
+            (1, 5, T0, 0, T0 + 9, "not_json"),
+            (1, 6, T0, 0, T0 + 9, "bad_bytes"),
         ],
     )
     judged = Layer(spark).judge(frame)
     s = BatchSummary.of(judged.where(~F.col("_state")).transform(summarize(300)).collect())
-    assert s.ranges == {0: (7, 8), 1: (3, 4)}
+    assert s.ranges == {0: (7, 8), 1: (3, 6)}
     assert s.last_record_times == {0: T0 + 6, 1: T0 + 9}
-    assert (s.records, s.valid, s.rejected) == (4, 3, 1)
+    assert (s.records, s.valid, s.rejected) == (6, 3, 3)
+    assert s.reasons == {"not_json": 2, "bad_bytes": 1}
     assert s.verdicts == {"counted": 2, "duplicate": 1}
     assert s.max_bounded_time == T0
     utc = dict(tzinfo=None)

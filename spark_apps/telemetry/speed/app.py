@@ -18,6 +18,8 @@ from pyspark.sql.streaming import StreamingQuery
 from telemetry import config, kafka_client, kafka_offsets, postgres, preflight, transforms
 from telemetry.schema import ValidationRules
 from telemetry.session import get_session
+from telemetry.speed import raw_storage
+from telemetry.speed.metrics import SpeedMetrics
 from telemetry.speed.micro_batch import MicroBatchWriter
 from telemetry.speed.progress import ProgressToLog
 
@@ -51,11 +53,13 @@ def parsed_records(spark: SparkSession, settings: config.Settings) -> DataFrame:
     )
 
 
-def start(spark: SparkSession, settings: config.Settings) -> StreamingQuery:
+def start(
+    spark: SparkSession, settings: config.Settings, metrics: SpeedMetrics | None = None
+) -> StreamingQuery:
     return (
         parsed_records(spark, settings)
         .writeStream.queryName(postgres.SPEED_QUERY)
-        .foreachBatch(MicroBatchWriter(spark, settings))
+        .foreachBatch(MicroBatchWriter(spark, settings, metrics))
         .option(
             "checkpointLocation", config.uri_join(settings.checkpoint_dir, postgres.SPEED_QUERY)
         )
@@ -85,9 +89,12 @@ def main() -> int:
         print(f"speed-layer: error: {exc}", file=sys.stderr, flush=True)
         return 2
     print(f"[speed-layer] settings: {config.public_dict(settings)}", flush=True)
+    metrics = SpeedMetrics()
+    metrics.serve(settings.metrics_host, settings.speed_metrics_port)
     spark = get_session("telemetry-speed-layer")
-    spark.streams.addListener(ProgressToLog(settings))
-    query = start(spark, settings)
+    spark.streams.addListener(ProgressToLog(settings, metrics))
+    storage_watch = raw_storage.watch(spark, settings.raw_dir, metrics)
+    query = start(spark, settings, metrics)
 
     stopping = threading.Event()
 
@@ -105,6 +112,7 @@ def main() -> int:
     except Exception as exc:  # the query failed
         failed = exc
     query.stop()
+    storage_watch.set()
     spark.stop()
     if failed:
         print(

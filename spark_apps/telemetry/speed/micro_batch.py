@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from telemetry import config, postgres, raw_store, transforms
 from telemetry.schema import QUARANTINE_COLUMNS
 from telemetry.speed import verdicts
+from telemetry.speed.metrics import SpeedMetrics
 from telemetry.speed.seen_keys import SeenKeys, release, state_was_lost
 from telemetry.speed.summary import BatchSummary, summarize, utc
 
@@ -35,8 +36,11 @@ def _rss_mib() -> int:
 
 
 class MicroBatchWriter:
-    def __init__(self, spark: SparkSession, settings: config.Settings) -> None:
+    def __init__(
+        self, spark: SparkSession, settings: config.Settings, metrics: SpeedMetrics | None = None
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.writer = postgres.SpeedWriter(settings)
         offsets, max_event_time = postgres.with_retry(
             settings, "load speed state", lambda: self.writer.load(settings.kafka_topic)
@@ -124,6 +128,8 @@ class MicroBatchWriter:
             rejected = records.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
             self._commit(rejected, batch_id, summary, max_event_time, started)
             step("postgres")
+            if self.metrics is not None:
+                self.metrics.batch_committed(summary, time.perf_counter() - started, self.watermark)
             self.seen.replace(
                 judged.transform(verdicts.kept_keys(self.watermark)), materialized=judged
             )

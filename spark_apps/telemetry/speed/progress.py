@@ -3,44 +3,30 @@ the chaos run and `make status` follow) and the backlog it keeps in PostgreSQL."
 
 from __future__ import annotations
 
-import json
-
 from pyspark.sql.streaming import StreamingQueryListener
 
 from telemetry import config, postgres
-
-
-def offsets_behind(source_progress) -> int | None:
-    """Records between what a micro-batch read and the topic's end (Kafka source progress:
-    endOffset and latestOffset, JSON {topic: {partition: offset}}); None when unknown."""
-    try:
-        end = json.loads(source_progress.endOffset or "{}")
-        latest = json.loads(source_progress.latestOffset or "{}")
-    except (TypeError, ValueError):
-        return None
-    if not latest:
-        return None
-    return sum(
-        max(0, int(offset) - int(end.get(topic, {}).get(partition, 0)))
-        for topic, partitions in latest.items()
-        for partition, offset in partitions.items()
-    )
+from telemetry.speed.metrics import SpeedMetrics, partition_lag
 
 
 class ProgressToLog(StreamingQueryListener):
     """Prints each micro-batch's input, rate and backlog (what the benchmark and `make status`
-    follow) and keeps the backlog in speed_layer_progress.offsets_behind."""
+    follow) and keeps the backlog in speed_layer_progress.offsets_behind and the metrics."""
 
-    def __init__(self, settings: config.Settings) -> None:
+    def __init__(self, settings: config.Settings, metrics: SpeedMetrics | None = None) -> None:
         super().__init__()
         self.settings = settings
+        self.metrics = metrics
 
     def onQueryStarted(self, event) -> None:  # noqa: N802 (Spark's listener API)
         print(f"[speed-layer] query {event.name} started (id {event.id})", flush=True)
 
     def onQueryProgress(self, event) -> None:  # noqa: N802
         p = event.progress
-        behind = offsets_behind(p.sources[0]) if p.sources else None
+        lag = partition_lag(p.sources[0]) if p.sources else None
+        behind = None if lag is None else sum(lag.values())
+        if lag is not None and self.metrics is not None:
+            self.metrics.lag(lag)
         print(
             f"[speed-layer] {p.name} batch {p.batchId}: {p.numInputRows} rows, "
             f"{p.processedRowsPerSecond or 0:.0f} rows/s, {behind} records behind",

@@ -41,6 +41,7 @@ def _summary_rows(window_seconds: int) -> Column:
         _entry("partition", p=F.col("kafka_partition")),
         F.when(valid, _entry("verdict", id=status)),
         F.when(valid, _entry("hour", ts=ts - F.pmod(ts, F.lit(3600)))),
+        F.when(F.col("reason").isNotNull(), _entry("reason", id=F.col("reason"))),
     ] + [
         F.when(
             counted,
@@ -71,7 +72,8 @@ def _summary_aggregates() -> tuple[list[Column], list[Column]]:
 
 def summarize(window_seconds: int) -> Transform:
     """A micro-batch's records (valid ones with ``speed_status``, rejected ones with ``reason``)
-    -> one row per partition, verdict, hour landed and window total (type, key); columns
+    -> one row per partition, verdict, quarantine reason, hour landed and window total (type,
+    key); columns
     ``KEYS`` + lo, hi, last_broker_time (offsets of partition rows), rows, value (bytes of window
     rows), bounded (largest min(event time, broker time) of verdict rows)."""
 
@@ -102,6 +104,7 @@ class BatchSummary:
     last_record_times: dict[int, int] = field(default_factory=dict)  # partition -> broker time
     records: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)  # quarantine reason -> records
     max_bounded_time: int | None = None  # the largest min(event time, broker time)
     landed_hours: dict[dt.datetime, int] = field(default_factory=dict)
     window_deltas: list[tuple[dt.datetime, str, int, str]] = field(default_factory=list)
@@ -129,6 +132,8 @@ class BatchSummary:
                 s.verdicts[r.id] = r.rows
                 if r.bounded is not None:
                     s.max_bounded_time = max(r.bounded, s.max_bounded_time or r.bounded)
+            elif r.kind == "reason":
+                s.reasons[r.id] = r.rows
             elif r.kind == "hour":
                 s.landed_hours[utc(r.ts)] = r.rows
             else:

@@ -1,0 +1,40 @@
+"""How full the Parquet dataset's file system is, for lambda_raw_storage_* (the disk alert):
+Hadoop's FileSystem.getStatus, so a local disk, HDFS (the cluster's remaining space) and any
+other Hadoop file system answer the same way."""
+
+from __future__ import annotations
+
+import threading
+
+from pyspark.sql import SparkSession
+
+from telemetry import raw_store
+from telemetry.speed.metrics import SpeedMetrics
+
+REFRESH_SECONDS = 30.0
+
+
+def status(spark: SparkSession, root: str) -> tuple[int, int]:
+    """(free bytes, capacity bytes) of the file system holding ``root`` (it may not exist yet:
+    its file system is asked, not the folder)."""
+    fs, jvm = raw_store._fs(spark, root)
+    st = fs.getStatus(jvm.org.apache.hadoop.fs.Path(root))
+    return int(st.getRemaining()), int(st.getCapacity())
+
+
+def watch(spark: SparkSession, root: str, metrics: SpeedMetrics) -> threading.Event:
+    """Refresh the gauges every REFRESH_SECONDS on a daemon thread (idle streams included);
+    set the returned event to stop. A failed look only warns: it never touches the stream."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while True:
+            try:
+                metrics.storage(*status(spark, root))
+            except Exception as exc:  # noqa: BLE001 (py4j raises many kinds)
+                print(f"[speed-layer] warning: raw storage status: {exc}", flush=True)
+            if stop.wait(REFRESH_SECONDS):
+                return
+
+    threading.Thread(target=loop, name="raw-storage-status", daemon=True).start()
+    return stop
