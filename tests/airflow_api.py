@@ -23,11 +23,11 @@ class AirflowApi:
                     raise
                 time.sleep(2)
 
-    def __init__(self, settings) -> None:
+    def __init__(self, settings, user: str = "admin") -> None:
         self.base = f"http://127.0.0.1:{settings.airflow_port}"
         self.token: str | None = None  # set by the login below; every later call carries it
-        password = (settings.home / "secrets" / "airflow_admin_password").read_text().strip()
-        token = self._call("POST", "/auth/token", {"username": "admin", "password": password})
+        password = (settings.home / "secrets" / f"airflow_{user}_password").read_text().strip()
+        token = self._call("POST", "/auth/token", {"username": user, "password": password})
         self.token = token["access_token"]
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:

@@ -30,12 +30,11 @@ class Listener:
 
 
 def secrets(settings: config.Settings) -> dict[str, str]:
-    """Every secret of the state folder, by file name (the role passwords, Airflow's admin's)."""
+    """Every secret of the state folder, by file name (the role passwords, Airflow's users')."""
     folder = settings.secrets_dir
     found = {p.name: p.read_text().strip() for p in folder.glob("pg_password_*")}
-    admin = settings.home / "secrets" / "airflow_admin_password"
-    if admin.exists():
-        found[admin.name] = admin.read_text().strip()
+    for user in settings.home.glob("secrets/airflow_*_password"):
+        found[user.name] = user.read_text().strip()
     assert len(found) >= len(config.PG_ROLES), f"no role passwords in {folder}"
     return found
 

@@ -84,6 +84,7 @@ cat <<INFO
 INFO
 cat <<INFO
     Airflow UI  http://127.0.0.1:$LAMBDA_AIRFLOW_PORT  (user admin, password $(cat "$LAMBDA_HOME/secrets/airflow_admin_password"))
+                read-only: user analyst, password $(cat "$LAMBDA_HOME/secrets/airflow_analyst_password") (no quarantined payloads)
                 lambda_hourly: the last complete hour (scheduled) and the replayed hours (backfill)
     batch       $PSQL -c 'SELECT * FROM reconciliation ORDER BY timestamp DESC LIMIT 12'
 INFO

@@ -12,8 +12,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
-from airflow.api_fastapi.core_api.security import requires_access_view
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_view
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -57,6 +58,13 @@ def time_range(hours: int, end: dt.datetime | None) -> tuple[dt.datetime, dt.dat
 
 def iso(moment: dt.datetime) -> str:
     return moment.isoformat() + "Z"
+
+
+def may_see_payloads(user) -> bool:
+    """Quarantined payloads are device data: shown to users Airflow lets read connections
+    (secrets), its closest permission (simple auth manager: op and admin; FAB: "can read on
+    Connections"); others see where and why a record was rejected, not its bytes."""
+    return get_auth_manager().is_authorized_connection(method="GET", user=user)
 
 
 def create_app() -> FastAPI:
@@ -136,20 +144,25 @@ def create_app() -> FastAPI:
         }
 
     @app.get("/api/health")
-    def health(hours: Hours = 24, end: End = None, latest: Latest = 10) -> dict[str, Any]:
+    def health(
+        user: GetUserDep, hours: Hours = 24, end: End = None, latest: Latest = 10
+    ) -> dict[str, Any]:
         """Lambda health: the speed layer's freshness, the batch layer's last published hour,
         the hours not exact yet (hours_not_exact), reconciliation per hour and type with the
         difference's causes, quarantined records per hour and reason, and the latest
-        quarantined payloads (escaped text)."""
+        quarantined records, with their payloads (escaped text) for users allowed to see
+        device data (`quarantine_payloads`: shown or hidden)."""
         start, stop = time_range(hours, end)
         window = {"start": start, "end": stop}
+        shown = may_see_payloads(user)
+        latest_sql = "quarantine_latest" if shown else "quarantine_latest_hidden"
         with queries.reader() as conn:
             speed = queries.rows(conn, "speed_freshness", query_name=SPEED_QUERY)[0]
             published = queries.rows(conn, "batch_published")
             not_exact = queries.rows(conn, "hours_not_exact", **window)
             reconciliation = queries.rows(conn, "reconciliation", **window)
             by_reason = queries.rows(conn, "quarantine_by_reason", **window)
-            latest_rows = queries.rows(conn, "quarantine_latest", **window, max_rows=latest)
+            latest_rows = queries.rows(conn, latest_sql, **window, max_rows=latest)
         return {
             "start": iso(start),
             "end": iso(stop),
@@ -159,6 +172,7 @@ def create_app() -> FastAPI:
             "reconciliation": reconciliation,
             "quarantine_by_reason": by_reason,
             "quarantine_latest": latest_rows,
+            "quarantine_payloads": "shown" if shown else "hidden",
         }
 
     return app

@@ -96,6 +96,12 @@ def token(settings) -> str:
     return AirflowApi(settings).token
 
 
+@pytest.fixture(scope="module")
+def analyst_token(settings) -> str:
+    """A viewer: the dashboard, not device data."""
+    return AirflowApi(settings, user="analyst").token
+
+
 def get(settings, path: str, token: str | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(f"http://127.0.0.1:{settings.airflow_port}/telemetry{path}")
     if token:
@@ -206,6 +212,25 @@ def test_health_reconciliation_quarantine_and_freshness(settings, token, known_r
     assert body["batch"]["hour"] == utc(published)
     _, one = get(settings, f"/api/health?{range_of(day)}&latest=1", token)
     assert [r["kafka_offset"] for r in one["quarantine_latest"]] == [3]
+    assert body["quarantine_payloads"] == "shown"
+
+
+def test_quarantined_payloads_only_for_users_allowed_to_see_device_data(
+    settings, token, analyst_token, known_rows, day
+):
+    status, viewer = get(settings, f"/api/health?{range_of(day)}", analyst_token)
+    assert status == 200
+    assert viewer["quarantine_payloads"] == "hidden"
+    assert [(r["kafka_offset"], r["payload_length"]) for r in viewer["quarantine_latest"]] == [
+        (3, 0),
+        (2, 1),
+        (1, 10),
+    ]
+    assert all("payload" not in r for r in viewer["quarantine_latest"])
+    # Everything else is the same as the admin's.
+    _, admin = get(settings, f"/api/health?{range_of(day)}", token)
+    for part in ("quarantine_by_reason", "reconciliation", "hours_not_exact"):
+        assert viewer[part] == admin[part]
 
 
 @pytest.mark.parametrize(

@@ -213,11 +213,15 @@ function drawHealth(data) {
   fillTable("table-quarantine", [
     ["timestamp", "hour (UTC)"], ["reason", "reason"], ["records", "records", "num"],
   ], data.quarantine_by_reason);
-  fillTable("table-quarantine-latest", [
+  // Payloads are device data: the API sends them only to users allowed to read connections.
+  const latestColumns = [
     ["kafka_timestamp", "Kafka time (UTC)"], ["reason", "reason"], ["kafka_topic", "topic"],
     ["kafka_partition", "partition", "num"], ["kafka_offset", "offset", "num"],
-    ["payload_length", "length", "num"], ["payload", "payload (escaped)", "payload"],
-  ], data.quarantine_latest);
+    ["payload_length", "length", "num"],
+  ];
+  if (data.quarantine_payloads === "shown") latestColumns.push(["payload", "payload (escaped)", "payload"]);
+  fillTable("table-quarantine-latest", latestColumns, data.quarantine_latest);
+  document.getElementById("payloads-hidden").hidden = data.quarantine_payloads === "shown";
 }
 
 async function load() {
