@@ -50,6 +50,19 @@ def confs(settings: config.Settings) -> dict[str, str]:
         "spark.ui.enabled": str(settings.spark_ui).lower(),
         "spark.sql.session.timeZone": "UTC",
         **driver_java_options(settings),
+        **(spark_prometheus() if settings.spark_ui else {}),
+    }
+
+
+def spark_prometheus() -> dict[str, str]:
+    """Spark's own metrics in Prometheus' format on the driver's UI (README "Operating it"):
+    /metrics/prometheus/ (driver, streaming query) and /metrics/executors/prometheus/."""
+    sink = "spark.metrics.conf.*.sink.prometheusServlet"
+    return {
+        "spark.ui.prometheus.enabled": "true",
+        f"{sink}.class": "org.apache.spark.metrics.sink.PrometheusServlet",
+        f"{sink}.path": "/metrics/prometheus",
+        "spark.sql.streaming.metricsEnabled": "true",
     }
 
 
