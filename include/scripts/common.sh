@@ -6,6 +6,8 @@ _exports="$("$PYTHON_BOOT" "$REPO/spark_apps/telemetry/config.py" shell)" || exi
 eval "$_exports"
 VENV_SPARK="$LAMBDA_TOOLS_DIR/venv/spark"
 VENV_AIRFLOW="$LAMBDA_TOOLS_DIR/venv/airflow"
+PROMETHEUS="$LAMBDA_TOOLS_DIR/prometheus/usr/bin/prometheus"
+PROMTOOL="$LAMBDA_TOOLS_DIR/prometheus/usr/bin/promtool"
 LOG_DIR="$LAMBDA_HOME/logs"
 RUN_DIR="$LAMBDA_HOME/run"
 mkdir -p "$LOG_DIR" "$RUN_DIR"
@@ -91,10 +93,15 @@ airflow_env() {
   export PATH="$VENV_SPARK/bin:$PATH"
   eval "$("$VENV_SPARK/bin/python" -m telemetry.submit_args spark-env)"  # SPARK_HOME, PYSPARK_PYTHON
   mkdir -p "$AIRFLOW_HOME" "$LAMBDA_HOME/secrets"
-  local pw_file="$LAMBDA_HOME/secrets/airflow_admin_password"
-  [ -s "$pw_file" ] || (umask 077; "$PYTHON_BOOT" -c 'import secrets; print(secrets.token_urlsafe(12))' > "$pw_file")
-  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
-  printf '{"admin": "%s"}\n' "$(cat "$pw_file")" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+  # admin runs everything; analyst (viewer) reads the UI and the dashboard, not device data.
+  local user
+  for user in admin analyst; do
+    local pw_file="$LAMBDA_HOME/secrets/airflow_${user}_password"
+    [ -s "$pw_file" ] || (umask 077; "$PYTHON_BOOT" -c 'import secrets; print(secrets.token_urlsafe(12))' > "$pw_file")
+  done
+  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,analyst:viewer"
+  printf '{"admin": "%s", "analyst": "%s"}\n' "$(cat "$LAMBDA_HOME/secrets/airflow_admin_password")" \
+    "$(cat "$LAMBDA_HOME/secrets/airflow_analyst_password")" > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
   chmod 600 "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
   "$PYTHON_BOOT" -m telemetry.pg_roles airflow-connections || die "Airflow's connections file"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything the product needs on this machine: Python environments,
-# JVM jars from Maven Central, the PostgreSQL server package. Re-runs do nothing when the
-# pinned inputs have not changed (stamp files), so later runs work offline.
+# JVM jars from Maven Central, the PostgreSQL server and Prometheus packages. Re-runs do
+# nothing when the pinned inputs have not changed (stamp files), so later runs work offline.
 source "$(dirname "$0")/common.sh"
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required: $2"; }
@@ -124,10 +124,34 @@ spark_cds() {
   rm -rf "$dir/cds-work"
 }
 
+# Prometheus (include/scripts/prometheus.sh) from Debian's package, unpacked into
+# $LAMBDA_TOOLS_DIR/prometheus rather than installed: no root, no system-wide service.
+PROMETHEUS_VERSION="2.42.0+ds-5+deb12u1"
+install_prometheus() {
+  local tmp deb sudo=""
+  if [ -x "$PROMETHEUS" ] && [ -x "$PROMTOOL" ] \
+    && "$PROMETHEUS" --version 2>&1 | grep -qF "revision: $PROMETHEUS_VERSION" \
+    && "$PROMTOOL" --version 2>&1 | grep -qF "revision: $PROMETHEUS_VERSION"; then return 0; fi
+  command -v apt-get >/dev/null || die "apt-get not found: Prometheus comes from Debian's package"
+  log "installing Prometheus $PROMETHEUS_VERSION from Debian's package into $LAMBDA_TOOLS_DIR/prometheus"
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  tmp="$(mktemp -d)"
+  # An old package index may not list the pinned version: refresh it once and try again.
+  (cd "$tmp" && apt-get download -q "prometheus=$PROMETHEUS_VERSION") \
+    || { $sudo apt-get update -q && (cd "$tmp" && apt-get download -q "prometheus=$PROMETHEUS_VERSION"); } \
+    || { rm -rf "$tmp"; die "apt-get download prometheus=$PROMETHEUS_VERSION failed"; }
+  deb="$(ls "$tmp"/prometheus_*.deb)"
+  rm -rf "$LAMBDA_TOOLS_DIR/prometheus"
+  mkdir -p "$LAMBDA_TOOLS_DIR/prometheus"
+  dpkg-deb -x "$deb" "$LAMBDA_TOOLS_DIR/prometheus"
+  rm -rf "$tmp"
+  "$PROMETHEUS" --version >/dev/null 2>&1 || die "the unpacked $PROMETHEUS does not run"
+}
+
 what="${1:-all}"
 case "$what" in
-  all|base|spark|cds|airflow|jars|postgres|dashboard|cluster) ;;
-  *) die "usage: setup.sh [all|base|spark|cds|airflow|jars|postgres|dashboard|cluster] (base: all but cds; cluster: the HDFS jars, only on its own)" ;;
+  all|base|spark|cds|airflow|jars|postgres|prometheus|dashboard|cluster) ;;
+  *) die "usage: setup.sh [all|base|spark|cds|airflow|jars|postgres|prometheus|dashboard|cluster] (base: all but cds; cluster: the HDFS jars, only on its own)" ;;
 esac
 # Is a step part of this call? `base` is everything but the class-data-sharing archive (make
 # test records that while its services start).
@@ -151,6 +175,7 @@ if want jars; then
   fetch_jars spark -DincludeArtifactIds=spark-sql-kafka-0-10_2.13,spark-token-provider-kafka-0-10_2.13,kafka-clients,commons-pool2,postgresql
 fi
 if want postgres; then install_postgres; fi
+if want prometheus; then install_prometheus; fi
 # The HDFS daemons (include/scripts/hdfs.sh) only for the cluster test: never part of all or base.
 if [ "$what" = cluster ]; then fetch_jars hdfs; fi
 if want dashboard; then npm_assets; install_chromium; fi

@@ -6,6 +6,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export LAMBDA_HOME="${LAMBDA_TEST_HOME:-$REPO/.local/test}"
 export LAMBDA_KAFKA_PORT="${LAMBDA_TEST_KAFKA_PORT:-29092}"
 export LAMBDA_KAFKA_CONTROLLER_PORT="${LAMBDA_TEST_KAFKA_CONTROLLER_PORT:-29093}"
+export LAMBDA_SPEED_METRICS_PORT="${LAMBDA_TEST_SPEED_METRICS_PORT:-29108}"
+export LAMBDA_BATCH_METRICS_PORT="${LAMBDA_TEST_BATCH_METRICS_PORT:-29109}"
+export LAMBDA_PROMETHEUS_PORT="${LAMBDA_TEST_PROMETHEUS_PORT:-29090}"
 export LAMBDA_PG_PORT="${LAMBDA_TEST_PG_PORT:-25432}"
 export LAMBDA_AIRFLOW_PORT="${LAMBDA_TEST_AIRFLOW_PORT:-28080}"
 export LAMBDA_TRIGGER="${LAMBDA_TRIGGER:-1 second}"
@@ -40,6 +43,9 @@ trap cleanup EXIT
 log "lint: ruff"
 "$VENV_SPARK/bin/ruff" check "$REPO"
 "$VENV_SPARK/bin/ruff" format --check "$REPO"
+log "alert rules: promtool check and test"
+"$PROMTOOL" check rules "$REPO/include/prometheus/rules/lambda.yml"
+(cd "$REPO/include/prometheus/rules" && "$PROMTOOL" test rules lambda_test.yml)
 
 wait "$cds_pid" || true  # it only warns: Spark starts slower without the archive
 
