@@ -8,12 +8,16 @@ processor without the Spark side's files parses these DAGs as well.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 from pathlib import Path
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.common.sql.sensors.sql import SqlSensor
+from airflow.providers.standard.operators.bash import BashOperator
 
+from lambda_notify import TaskFailedNotifier
 from telemetry import config, submit_args
 
 REPO = config.REPO_ROOT
@@ -29,6 +33,8 @@ DEFAULT_ARGS = {
     "retries": 2,
     "retry_delay": dt.timedelta(seconds=_settings.task_retry_delay_seconds),
     "execution_timeout": dt.timedelta(minutes=30),
+    # After the last retry: logged, recorded in batch_task_failures, posted to a webhook if set.
+    "on_failure_callback": TaskFailedNotifier(PG_CONN_ID),
 }
 
 
@@ -94,13 +100,60 @@ SWEEP = {
 }
 
 
-def run_sql(task_id: str, sql_file: str) -> SQLExecuteQueryOperator:
-    """A sql/ file over the run's data interval (bind parameters, see INTERVAL). Its statements
-    run one by one (a server-side bound statement holds one command), in one transaction."""
+# Retention's bind parameters (sql/batch/retention.sql): the horizons in days, and the run's
+# data interval, whose end is the retention's "now".
+RETENTION = {
+    **INTERVAL,
+    "retain_windows_days": int(_settings.retain_windows_days),
+    "retain_quarantine_days": int(_settings.retain_quarantine_days),
+    "retain_quarantine_counts_days": int(_settings.retain_quarantine_counts_days),
+    "retain_reconciliation_days": int(_settings.retain_reconciliation_days),
+}
+
+
+def run_sql(task_id: str, sql_file: str, parameters: dict | None = None) -> SQLExecuteQueryOperator:
+    """A sql/ file over the run's data interval (bind parameters: INTERVAL unless given). Its
+    statements run one by one (a server-side bound statement holds one command), in one
+    transaction; the server's notices (what retention dropped) go to the task log."""
     return SQLExecuteQueryOperator(
         task_id=task_id,
         conn_id=PG_CONN_ID,
         sql=sql_file,
-        parameters=INTERVAL,
+        parameters=INTERVAL if parameters is None else parameters,
         split_statements=True,
+        hook_params={"enable_log_db_messages": True},
+    )
+
+
+# What Airflow's task runner puts in a task's environment so task code cannot reach the
+# metadata database (a URL that connects nowhere); `airflow db clean` needs the real one.
+_BLOCKED_DB_URLS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__SQL_ALCHEMY_CONN")
+
+
+class MetadataCleanOperator(BashOperator):
+    """`airflow db clean` run by this worker's own Python (the airflow script need not be on
+    PATH), with the deployment's metadata URL: the one AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD
+    gives (config.airflow_env, docker-compose.yaml), not the task runner's blocked one."""
+
+    def execute(self, context):
+        if not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"):
+            raise RuntimeError("no AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD: no metadata URL")
+        self.env = {k: v for k, v in os.environ.items() if k not in _BLOCKED_DB_URLS}
+        self.env["LAMBDA_AIRFLOW_PYTHON"] = sys.executable
+        self.append_env = False
+        return super().execute(context)
+
+
+def clean_airflow_metadata(task_id: str) -> BashOperator:
+    """Airflow's metadata (runs, task instances, logs, XComs...) older than retain_airflow_days
+    before the run's data interval end: a re-run removes nothing more, a backfill of an old day
+    less. Not archived (--skip-archive); a table that cannot be cleaned fails the task."""
+    return MetadataCleanOperator(
+        task_id=task_id,
+        bash_command=(
+            '"$LAMBDA_AIRFLOW_PYTHON" -m airflow db clean --clean-before-timestamp'
+            " '{{ (data_interval_end - macros.timedelta(days=params.keep_days)).isoformat() }}'"
+            " --skip-archive --yes --error-on-cleanup-failure"
+        ),
+        params={"keep_days": int(_settings.retain_airflow_days)},
     )

@@ -58,6 +58,26 @@ def read_users(spark: SparkSession, settings: config.Settings) -> DataFrame:
     ).select("id", "email", "quota")
 
 
+class ExpiredHoursError(RuntimeError):
+    """Hours whose Parquet retention removed: recomputing them would publish nothing."""
+
+
+def refuse_expired(
+    spark: SparkSession, settings: config.Settings, start: dt.datetime, end: dt.datetime
+) -> None:
+    """A backfill of hours past LAMBDA_RETAIN_RAW_DAYS, none of whose files remain, would replace
+    their published figures with empty ones: refused, the figures stay."""
+    horizon = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(
+        days=settings.retain_raw_days
+    )
+    if start < horizon and not raw_store.landed_folders(spark, settings.raw_dir, start, end):
+        raise ExpiredHoursError(
+            f"the hours {start} .. {end} are older than LAMBDA_RETAIN_RAW_DAYS="
+            f"{settings.retain_raw_days} and their Parquet files are gone: recomputing them "
+            "would replace their published figures with nothing, so they are kept as they are"
+        )
+
+
 def recompute_hours(
     spark: SparkSession, settings: config.Settings, start: dt.datetime, end: dt.datetime
 ) -> dict[str, int]:
@@ -65,6 +85,7 @@ def recompute_hours(
 
     The hours are read under their shared locks (postgres.hour_locks): a compaction of one of
     them waits until the read is over, and one under way is waited for."""
+    refuse_expired(spark, settings, start, end)
     began = time.monotonic()
     hours = [start + i * HOUR for i in range(int((end - start) / HOUR))]
     rows = {}

@@ -195,7 +195,8 @@ class SpeedWriter:
                 conn.execute(
                     f"""
                     INSERT INTO quarantine ({columns}) SELECT {columns} FROM stage_quarantine
-                    ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING
+                    ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp)
+                    DO NOTHING
                     """
                 )
             with conn.cursor() as cur:

@@ -120,12 +120,10 @@ def hour_folder(root: str, hour: dt.datetime) -> str:
     return f"{root.rstrip('/')}/year={hour.year}/month={hour.month}/day={hour.day}/hour={hour.hour}"
 
 
-def read_hours(spark: SparkSession, root: str, start: dt.datetime, end: dt.datetime) -> DataFrame:
-    """Events of [start, end) from the dataset root (an empty frame when nothing landed yet).
-
-    Reads the hours' folders themselves (no partition filter needed): Spark lists every file
-    under the paths it is given before pruning partitions, and the whole dataset grows by the
-    hour."""
+def landed_folders(
+    spark: SparkSession, root: str, start: dt.datetime, end: dt.datetime
+) -> list[str]:
+    """The hour folders of [start, end) that exist."""
     fs, jvm = _fs(spark, root)
     folders = []
     t = start.replace(minute=0, second=0, microsecond=0)
@@ -134,6 +132,16 @@ def read_hours(spark: SparkSession, root: str, start: dt.datetime, end: dt.datet
         if fs.exists(jvm.org.apache.hadoop.fs.Path(folder)):
             folders.append(folder)
         t += dt.timedelta(hours=1)
+    return folders
+
+
+def read_hours(spark: SparkSession, root: str, start: dt.datetime, end: dt.datetime) -> DataFrame:
+    """Events of [start, end) from the dataset root (an empty frame when nothing landed yet).
+
+    Reads the hours' folders themselves (no partition filter needed): Spark lists every file
+    under the paths it is given before pruning partitions, and the whole dataset grows by the
+    hour."""
+    folders = landed_folders(spark, root, start, end)
     if not folders:
         return spark.createDataFrame([], raw_schema())
     return spark.read.option("basePath", root).schema(raw_schema()).parquet(*folders)

@@ -8,14 +8,25 @@ CREATE TABLE IF NOT EXISTS user_metadata (
     quota BIGINT NOT NULL CHECK (quota >= 0)  -- bytes per hour
 );
 
+-- The three tables that grow with time are partitioned per UTC day (000_functions.sql): bytes,
+-- quarantine and reconciliation. Each upgrades a table made before that in place, in one
+-- transaction: the plain table is set aside, the partitioned one created, the rows moved.
+-- Partitions exist from two days back to a week ahead (the daily DAG's retention task keeps
+-- a week ahead); a row outside them goes to the DEFAULT partition.
+
 -- Speed layer: one row per 5-minute window start, type and key.
+BEGIN;
+SELECT lambda_set_aside_unpartitioned('bytes');
 CREATE TABLE IF NOT EXISTS bytes (
     timestamp TIMESTAMP NOT NULL,
     id        TEXT NOT NULL,
     value     BIGINT NOT NULL,
     type      TEXT NOT NULL,
     PRIMARY KEY (timestamp, type, id)
-);
+) PARTITION BY RANGE (timestamp);
+CREATE TABLE IF NOT EXISTS bytes_default PARTITION OF bytes DEFAULT;
+SELECT lambda_move_into_partitions('bytes_unpartitioned', 'bytes');
+COMMIT;
 
 -- Batch layer: one row per hour, type and key (users keyed by email).
 CREATE TABLE IF NOT EXISTS bytes_hourly (
@@ -43,7 +54,11 @@ CREATE TABLE IF NOT EXISTS user_quota_limit (
     PRIMARY KEY (timestamp, email)
 );
 
--- Every rejected record, with its reason and where it sat in Kafka.
+-- Every rejected record, with its reason and where it sat in Kafka. The key has the Kafka
+-- timestamp (the partition key must be in it): a record's broker time never changes, so a
+-- replayed record is still the same row.
+BEGIN;
+SELECT lambda_set_aside_unpartitioned('quarantine');
 CREATE TABLE IF NOT EXISTS quarantine (
     kafka_topic     TEXT NOT NULL,
     kafka_partition INTEGER NOT NULL,
@@ -53,18 +68,31 @@ CREATE TABLE IF NOT EXISTS quarantine (
     payload         BYTEA,    -- the record's bytes as sent (anything: NUL, invalid UTF-8), cut
     payload_length  INTEGER,  -- to LAMBDA_MAX_PAYLOAD_BYTES; the length before the cut
     quarantined_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)
-);
+    PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp)
+) PARTITION BY RANGE (kafka_timestamp);
+CREATE TABLE IF NOT EXISTS quarantine_default PARTITION OF quarantine DEFAULT;
+CREATE INDEX IF NOT EXISTS quarantine_kafka_timestamp ON quarantine (kafka_timestamp);
 -- Quarantines created before payloads were binary: text -> bytea, keeping what they held.
 DO $$
 BEGIN
     IF (SELECT data_type FROM information_schema.columns
-        WHERE table_name = 'quarantine' AND column_name = 'payload') = 'text' THEN
-        ALTER TABLE quarantine ALTER COLUMN payload TYPE BYTEA USING convert_to(payload, 'UTF8');
+        WHERE table_schema = current_schema() AND table_name = 'quarantine_unpartitioned'
+          AND column_name = 'payload') = 'text' THEN
+        ALTER TABLE quarantine_unpartitioned
+            ALTER COLUMN payload TYPE BYTEA USING convert_to(payload, 'UTF8');
     END IF;
 END $$;
-ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS payload_length INTEGER;
-CREATE INDEX IF NOT EXISTS quarantine_kafka_timestamp ON quarantine (kafka_timestamp);
+SELECT lambda_move_into_partitions('quarantine_unpartitioned', 'quarantine');
+COMMIT;
+
+-- Quarantined records per UTC day (of their Kafka timestamp) and reason, counted by the daily
+-- DAG's retention (sql/batch/retention.sql) before the payloads expire, and kept far longer.
+CREATE TABLE IF NOT EXISTS quarantine_daily (
+    day     DATE NOT NULL,
+    reason  TEXT NOT NULL,
+    records BIGINT NOT NULL,
+    PRIMARY KEY (day, reason)
+);
 
 -- What the batch layer measured for each hour it computed (written with bytes_hourly).
 CREATE TABLE IF NOT EXISTS batch_hourly_stats (
@@ -91,6 +119,11 @@ CREATE TABLE IF NOT EXISTS serving_hours (
 );
 
 -- Per hour and type: how far the speed layer was from the exact batch figure.
+-- difference = late_bytes + unseen_bytes - overcounted_bytes + unexplained; unexplained is 0
+-- when the speed layer's PostgreSQL rows and its landed provenance agree. (A table made before
+-- the causes were columns moves in with them at 0.)
+BEGIN;
+SELECT lambda_set_aside_unpartitioned('reconciliation');
 CREATE TABLE IF NOT EXISTS reconciliation (
     timestamp          TIMESTAMP NOT NULL,
     type               TEXT NOT NULL,
@@ -100,17 +133,22 @@ CREATE TABLE IF NOT EXISTS reconciliation (
     late_events        BIGINT NOT NULL,
     quarantined_events BIGINT NOT NULL,
     reconciled_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    late_bytes         BIGINT NOT NULL DEFAULT 0,
+    unseen_events      BIGINT NOT NULL DEFAULT 0,
+    unseen_bytes       BIGINT NOT NULL DEFAULT 0,
+    duplicates_dropped BIGINT NOT NULL DEFAULT 0,
+    overcounted_bytes  BIGINT NOT NULL DEFAULT 0,
+    unexplained        BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (timestamp, type)
-);
--- difference = late_bytes + unseen_bytes - overcounted_bytes + unexplained; unexplained is 0
--- when the speed layer's PostgreSQL rows and its landed provenance agree.
-ALTER TABLE reconciliation
-    ADD COLUMN IF NOT EXISTS late_bytes BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS unseen_events BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS unseen_bytes BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS duplicates_dropped BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS overcounted_bytes BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS unexplained BIGINT NOT NULL DEFAULT 0;
+) PARTITION BY RANGE (timestamp);
+CREATE TABLE IF NOT EXISTS reconciliation_default PARTITION OF reconciliation DEFAULT;
+SELECT lambda_move_into_partitions('reconciliation_unpartitioned', 'reconciliation');
+COMMIT;
+
+-- Daily partitions from two days back (an hour the speed layer still writes) to a week ahead.
+SELECT lambda_ensure_partitions(t, today - 2, today + 7)
+FROM unnest(ARRAY['bytes', 'quarantine', 'reconciliation']::regclass[]) AS t,
+     CAST(now() AT TIME ZONE 'UTC' AS DATE) AS today;
 
 -- The speed layer's last progress per streaming query (watermark drives the hourly DAG's wait).
 CREATE TABLE IF NOT EXISTS speed_layer_progress (

@@ -32,13 +32,28 @@ GRANT SELECT, INSERT, UPDATE ON speed_layer_progress, speed_layer_offsets, lande
 GRANT SELECT ON user_metadata TO :"batch_role";
 GRANT SELECT, INSERT, DELETE ON bytes_hourly, user_quota_limit, batch_hourly_stats, bytes_daily
     TO :"batch_role";
+-- The Parquet retention (spark_apps/expire_raw.py) removes only days published and not stale.
+GRANT SELECT ON serving_days, landed_hours TO :"batch_role";
 
 -- Airflow's SQL tasks (sql/batch/*.sql): read both layers, write the reconciliation and publish
--- hours. Of the quarantine only the time is read (counts per hour), never the payloads.
+-- hours. Of the quarantine only the time and the reason are read (counts per hour, per day and
+-- reason), never the payloads. Retention (sql/batch/retention.sql) creates and drops daily
+-- partitions only through the two owner's functions, and expires the small tables' rows.
 GRANT SELECT ON speed_layer_progress, bytes, bytes_hourly, batch_hourly_stats, landed_hours
     TO :"airflow_role";
-GRANT SELECT (kafka_timestamp) ON quarantine TO :"airflow_role";
-GRANT SELECT, INSERT, UPDATE ON reconciliation, serving_hours, serving_days, batch_requests
+GRANT SELECT (kafka_timestamp, reason) ON quarantine TO :"airflow_role";
+GRANT SELECT, INSERT, UPDATE ON reconciliation, serving_hours, serving_days TO :"airflow_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON batch_requests, quarantine_daily TO :"airflow_role";
+-- The failure notifier (include/lambda_notify.py) records a task's last failed try; retention
+-- expires the old records.
+GRANT SELECT, INSERT, DELETE ON batch_task_failures TO :"airflow_role";
+REVOKE ALL ON FUNCTION lambda_partitions(regclass), lambda_partition_key(regclass),
+    lambda_ensure_partitions(regclass, date, date),
+    lambda_drop_partitions_before(regclass, date, date[]),
+    lambda_set_aside_unpartitioned(text), lambda_move_into_partitions(text, regclass)
+    FROM PUBLIC, :"speed_role", :"batch_role", :"airflow_role", :"reader_role";
+GRANT EXECUTE ON FUNCTION lambda_ensure_partitions(regclass, date, date),
+    lambda_drop_partitions_before(regclass, date, date[])
     TO :"airflow_role";
 
 -- People and dashboards: read everything, tables and views, including those created later.

@@ -48,3 +48,12 @@ def test_dag_files_import_fast_without_spark():
     assert spark_loaded == "False"
     assert our_db_code_loaded == "False"
     assert seconds < 10
+
+
+def test_daily_retention_runs_once_the_day_is_published(dagbag):
+    dag = dagbag.get_dag("lambda_daily")
+    assert dag.get_task("publish_day").downstream_task_ids == {
+        "expire_tables",
+        "clean_airflow_metadata",
+    }
+    assert dag.get_task("expire_tables").downstream_task_ids == {"expire_raw"}

@@ -37,6 +37,7 @@ SERVING_TABLES = (
     "landed_hours",
     "serving_days",
     "batch_requests",
+    "batch_task_failures",
 )
 
 

@@ -83,6 +83,12 @@ def test_scraped_figures_equal_the_tables_and_prometheus_evaluates_the_rules(
     # Every verdict: copies (duplicate), late events (behind the watermark), malformed records.
     plan = Plan(seed=11, duplicate_rate=0.05, malformed_rate=0.05, late_rate=0.05)
     messages = list(Generator(plan).phase(t0, 2.0, 3000))
+    # A task failed before (Prometheus sees it from its first scrape); another fails later on.
+    failure = (
+        "INSERT INTO batch_task_failures (dag_id, task_id, run_id, try_number, error)"
+        " VALUES ('lambda_hourly', 'batch_hourly', %s, 3, 'boom')"
+    )
+    pg.execute(failure, ("r1",))
     half = len(messages) // 2
     send(producer, topic, messages[:half])
     speed_layer.start()
@@ -149,10 +155,7 @@ def test_scraped_figures_equal_the_tables_and_prometheus_evaluates_the_rules(
         " 7, 0, 0, 7)",
         (hour,),
     )
-    pg.execute(
-        "INSERT INTO batch_task_failures (dag_id, task_id, run_id, try_number, error)"
-        " VALUES ('lambda_hourly', 'batch_hourly', 'r1', 3, 'boom')"
-    )
+    pg.execute(failure, ("r2",))
     b = scrape(metrics_url(settings, settings.batch_metrics_port))
     assert b[("lambda_batch_source_up", (("database", "telemetry"),))] == 1
     assert b[("lambda_batch_last_hour_published_timestamp_seconds", ())] == t0
@@ -165,7 +168,7 @@ def test_scraped_figures_equal_the_tables_and_prometheus_evaluates_the_rules(
     assert b[("lambda_batch_unexplained_hours", ())] == 1
     assert by_label(b, "lambda_batch_unexplained_bytes", "type") == {"app_bytes_total": 7}
     failed = (("dag_id", "lambda_hourly"), ("task_id", "batch_hourly"))
-    assert b[("lambda_batch_task_failures_total", failed)] == 1
+    assert b[("lambda_batch_task_failures_total", failed)] == 2
 
     # Prometheus scrapes both and evaluates the rules on what it scraped.
     def targets_up() -> bool:

@@ -46,6 +46,8 @@ EXPECTED_GRANTS = {
             t: {"SELECT", "INSERT", "DELETE"}
             for t in ("bytes_hourly", "user_quota_limit", "batch_hourly_stats", "bytes_daily")
         },
+        "serving_days": {"SELECT"},  # the Parquet retention: published days only
+        "landed_hours": {"SELECT"},
     },
     "airflow": {
         **{
@@ -60,10 +62,27 @@ EXPECTED_GRANTS = {
         },
         **{
             t: {"SELECT", "INSERT", "UPDATE"}
-            for t in ("reconciliation", "serving_hours", "serving_days", "batch_requests")
+            for t in ("reconciliation", "serving_hours", "serving_days")
         },
+        **{
+            t: {"SELECT", "INSERT", "UPDATE", "DELETE"}
+            for t in ("batch_requests", "quarantine_daily")
+        },
+        "batch_task_failures": {"SELECT", "INSERT", "DELETE"},
     },
 }
+# Who may run the owner's partition functions (SECURITY DEFINER: retention's only way to create
+# and drop partitions); the upgrade helpers are the owner's alone.
+DEFINER_FUNCTIONS = (
+    "lambda_ensure_partitions(regclass, date, date)",
+    "lambda_drop_partitions_before(regclass, date, date[])",
+)
+OWNER_FUNCTIONS = (
+    "lambda_partitions(regclass)",
+    "lambda_partition_key(regclass)",
+    "lambda_set_aside_unpartitioned(text)",
+    "lambda_move_into_partitions(text, regclass)",
+)
 
 
 def connect(settings: config.Settings, role: str, **kwargs) -> psycopg.Connection:
@@ -123,8 +142,12 @@ def test_roles_hold_exactly_the_documented_privileges(settings, relations):
     for role, expected in EXPECTED_GRANTS.items():
         assert grants[role] == expected, role
     assert grants["reader"] == {name: {"SELECT"} for name in relations}
-    # Column privileges: the Airflow tasks read the quarantine's times, not its payloads.
-    assert columns == [("quarantine", "kafka_timestamp", logins["airflow"], "SELECT")]
+    # Column privileges: the Airflow tasks read the quarantine's times and reasons, not its
+    # payloads.
+    assert sorted(columns) == [
+        ("quarantine", "kafka_timestamp", logins["airflow"], "SELECT"),
+        ("quarantine", "reason", logins["airflow"], "SELECT"),
+    ]
     assert sorted(attributes) == sorted((login, False) for login in logins.values())
     assert database == {
         "owner": (True, True, True, True),
@@ -134,6 +157,20 @@ def test_roles_hold_exactly_the_documented_privileges(settings, relations):
         "reader": (True, False, False, False),
         "metadata": (False, False, False, False),
     }
+
+
+def test_only_the_airflow_role_runs_the_partition_functions(settings):
+    logins = {role: settings.pg_login(role) for role in SERVICE_ROLES}
+    with connect(settings, "owner") as conn:
+        for function in (*DEFINER_FUNCTIONS, *OWNER_FUNCTIONS):
+            may = {
+                role: conn.execute(
+                    "SELECT has_function_privilege(%s, %s, 'EXECUTE')", (login, function)
+                ).fetchone()[0]
+                for role, login in logins.items()
+            }
+            airflow = function in DEFINER_FUNCTIONS
+            assert may == {role: role == "airflow" and airflow for role in logins}, function
 
 
 def test_reader_reads_everything_and_writes_nothing(settings, relations):
@@ -232,6 +269,16 @@ def test_batch_role_does_its_job_and_cannot_write_the_speed_layer(pg, settings):
 def test_airflow_role_reads_both_layers_and_writes_only_reconciliation(pg, settings):
     with connect(settings, "airflow") as conn:
         conn.execute("SELECT count(*) FROM quarantine WHERE kafka_timestamp >= now()")
+        conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason")
+        # Partitions only through the owner's functions (retention.sql), never by hand.
+        conn.execute("SELECT * FROM lambda_drop_partitions_before('bytes', '2000-01-01', '{}')")
+        refused(conn, "DROP TABLE bytes_default")
+        refused(conn, "ALTER TABLE bytes DETACH PARTITION bytes_default")
+        refused(
+            conn,
+            "CREATE TABLE bytes_p19990101 PARTITION OF bytes FOR VALUES FROM"
+            " ('1999-01-01') TO ('1999-01-02')",
+        )
         conn.execute("SELECT count(*) FROM bytes, bytes_hourly, batch_hourly_stats")
         conn.execute("INSERT INTO serving_hours (timestamp) VALUES (%s)", (T0,))
         refused(conn, "SELECT payload FROM quarantine")
