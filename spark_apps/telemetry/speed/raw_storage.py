@@ -4,21 +4,33 @@ other Hadoop file system answer the same way."""
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from telemetry import raw_store
+from telemetry import config, raw_store
 from telemetry.speed.metrics import SpeedMetrics
 
 REFRESH_SECONDS = 30.0
 
 
 def status(spark: SparkSession, root: str) -> tuple[int, int]:
-    """(free bytes, capacity bytes) of the file system holding ``root`` (it may not exist yet:
-    its file system is asked, not the folder)."""
+    """(free bytes, capacity bytes) of the file system holding ``root``, asked of its nearest
+    existing folder. A local disk answers with what an unprivileged writer may still use
+    (statvfs f_bavail: Hadoop's local getStatus counts root's reserved blocks as free)."""
+    if config.is_local(root):
+        path = Path(root.removeprefix("file://").removeprefix("file:"))
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        disk = os.statvfs(path)
+        return disk.f_bavail * disk.f_frsize, disk.f_blocks * disk.f_frsize
     fs, jvm = raw_store._fs(spark, root)
-    st = fs.getStatus(jvm.org.apache.hadoop.fs.Path(root))
+    hpath = jvm.org.apache.hadoop.fs.Path(root)
+    while not fs.exists(hpath) and hpath.getParent() is not None:
+        hpath = hpath.getParent()
+    st = fs.getStatus(hpath)
     return int(st.getRemaining()), int(st.getCapacity())
 
 
