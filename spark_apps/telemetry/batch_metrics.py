@@ -6,7 +6,8 @@ Read when scraped (a custom collector over sql/metrics/*.sql): the figures are t
 a copy that could drift. A database that does not answer makes lambda_batch_source_up 0, not a
 failed scrape.
 
-``python -m telemetry.batch_metrics``: serves on LAMBDA_METRICS_HOST:LAMBDA_BATCH_METRICS_PORT.
+``python -m telemetry.batch_metrics``: serves on LAMBDA_METRICS_HOST:LAMBDA_BATCH_METRICS_PORT;
+``--once`` prints one scrape to stdout instead (a check from the command line).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Iterator
 
 import psycopg
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -131,11 +132,14 @@ def main() -> int:
     except config.ConfigError as exc:
         print(f"batch-metrics: error: {exc}", file=sys.stderr)
         return 2
+    registry = CollectorRegistry()
+    registry.register(BatchLayerCollector(settings))
+    if sys.argv[1:] == ["--once"]:
+        sys.stdout.write(generate_latest(registry).decode())
+        return 0
     if not settings.batch_metrics_port:
         print("batch-metrics: LAMBDA_BATCH_METRICS_PORT=0: not serving", file=sys.stderr)
         return 0
-    registry = CollectorRegistry()
-    registry.register(BatchLayerCollector(settings))
     host, port = settings.metrics_host, settings.batch_metrics_port
     try:
         server, thread = start_http_server(port, addr=host, registry=registry)

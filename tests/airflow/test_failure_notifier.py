@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,7 +45,7 @@ def webhook(monkeypatch) -> Iterator[list[dict]]:
 
 
 def test_a_task_failing_for_good_is_logged_and_recorded(
-    base_day, pg, airflow_db, monkeypatch, capfd, webhook
+    settings, base_day, pg, airflow_db, monkeypatch, capfd, webhook
 ):
     hour = base_day + 20 * HOUR  # an hour no other test runs
     # A worker with a broken setting: the Spark task reads the settings when it runs
@@ -82,3 +83,31 @@ def test_a_task_failing_for_good_is_logged_and_recorded(
     ]
     assert webhook[0]["text"].startswith(line)
     assert webhook[0]["error"] == rows[0][2]
+
+    # The batch layer's exporter sees the failure and the failed run in Airflow's own tables.
+    monkeypatch.delenv("LAMBDA_WINDOW")  # a sound setting again: the exporter reads them all
+    scrape = subprocess.run(
+        [str(settings.spark_venv / "bin" / "python"), "-m", "telemetry.batch_metrics", "--once"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert 'lambda_batch_source_up{database="airflow"} 1.0' in scrape
+    assert 'lambda_batch_last_run_success{dag_id="lambda_hourly"} 0.0' in scrape
+    failures = pg.execute(
+        "SELECT count(*) FROM batch_task_failures"
+        " WHERE dag_id = 'lambda_hourly' AND task_id = 'compute_hour'"
+    ).fetchone()[0]
+    labels = 'dag_id="lambda_hourly",task_id="compute_hour"'
+    assert f"lambda_batch_task_failures_total{{{labels}}} {failures:.1f}" in scrape, scrape
+    seconds = airflow_db.execute(
+        "SELECT extract(epoch FROM end_date - start_date) FROM dag_run"
+        " WHERE dag_id = 'lambda_hourly' AND end_date IS NOT NULL ORDER BY end_date DESC LIMIT 1"
+    ).fetchone()[0]
+    duration = next(
+        float(x.split()[-1])
+        for x in scrape.splitlines()
+        if x.startswith('lambda_batch_last_run_duration_seconds{dag_id="lambda_hourly"}')
+    )
+    assert duration == pytest.approx(float(seconds))
