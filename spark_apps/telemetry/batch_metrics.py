@@ -12,6 +12,7 @@ failed scrape.
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import threading
@@ -28,7 +29,9 @@ SQL_DIR = config.REPO_ROOT / "sql" / "metrics"
 DAG_IDS = ["lambda_hourly", "lambda_daily", "lambda_sweep"]
 
 
+@functools.cache
 def _sql(name: str) -> str:
+    """A query's text, read once per process, not on every scrape."""
     return (SQL_DIR / name).read_text()
 
 

@@ -52,6 +52,11 @@ def is_local(uri: str) -> bool:
     return not _SCHEME.match(uri) or uri.startswith("file:")
 
 
+def local_path(uri: str) -> Path:
+    """The path of a local location (is_local): file:// or file: taken off."""
+    return Path(uri.removeprefix("file://").removeprefix("file:"))
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default

@@ -60,7 +60,7 @@ def plan(present: Iterable[dt.date], published: Mapping[dt.date, bool], before: 
 
 def dataset_days(spark: SparkSession, root: str) -> list[dt.date]:
     """The days that have a folder under the dataset root."""
-    fs, jvm = raw_store._fs(spark, root)
+    fs, jvm = raw_store.filesystem(spark, root)
     found = fs.globStatus(jvm.org.apache.hadoop.fs.Path(f"{root.rstrip('/')}/year=*/month=*/day=*"))
     days = (folder_day(s.getPath().toString()) for s in (found or []) if s.isDirectory())
     return sorted(d for d in days if d is not None)
@@ -83,7 +83,7 @@ class Removed:
 def remove_day(spark: SparkSession, root: str, day: dt.date) -> Removed:
     """Delete a day's folder, then its month's and year's when they are left empty."""
     folder = day_folder(root, day)
-    fs, jvm = raw_store._fs(spark, folder)
+    fs, jvm = raw_store.filesystem(spark, folder)
     path = jvm.org.apache.hadoop.fs.Path(folder)
     if not fs.exists(path):
         return Removed(0, 0)

@@ -29,7 +29,8 @@ from telemetry.schema import PARTITION_COLUMNS, RAW_COLUMNS
 _SPARK_PART = re.compile(r"^part-(\d+)-.*\.(c\d+)(?:\.\w+)?\.parquet$")
 
 
-def _fs(spark: SparkSession, path: str):
+def filesystem(spark: SparkSession, path: str):
+    """The Hadoop FileSystem of ``path`` (any scheme Spark can write) and the JVM gateway."""
     jvm = spark.sparkContext._jvm
     jpath = jvm.org.apache.hadoop.fs.Path(path)
     return jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), jvm
@@ -45,7 +46,7 @@ def _list_files(fs, jvm, root: str) -> list[str]:
 
 def list_files(spark: SparkSession, root: str) -> list[str]:
     """Every file under ``root``, on any Hadoop file system (none when it does not exist)."""
-    fs, jvm = _fs(spark, root)
+    fs, jvm = filesystem(spark, root)
     if not fs.exists(jvm.org.apache.hadoop.fs.Path(root)):
         return []
     return _list_files(fs, jvm, root)
@@ -97,7 +98,7 @@ def land_batch(
     spark = events.sparkSession
     tag = batch_tag(batch_id, offset_ranges(events) if ranges is None else ranges)
     staging = f"{root.rstrip('/')}/_staging/batch-{batch_id}"
-    fs, jvm = _fs(spark, staging)
+    fs, jvm = filesystem(spark, staging)
     fs.delete(jvm.org.apache.hadoop.fs.Path(staging), True)
     if "speed_status" not in events.columns:  # landed without the speed layer: it never saw it
         events = events.withColumn("speed_status", F.lit(None).cast("string"))
@@ -124,7 +125,7 @@ def landed_folders(
     spark: SparkSession, root: str, start: dt.datetime, end: dt.datetime
 ) -> list[str]:
     """The hour folders of [start, end) that exist."""
-    fs, jvm = _fs(spark, root)
+    fs, jvm = filesystem(spark, root)
     folders = []
     t = start.replace(minute=0, second=0, microsecond=0)
     while t < end:
@@ -185,7 +186,7 @@ def compact_hour(
     is left alone. Nothing to merge (at most one file) gives Compaction(0, 0, 0).
     """
     folder = hour_folder(root, hour)
-    fs, jvm = _fs(spark, folder)
+    fs, jvm = filesystem(spark, folder)
     hpath = jvm.org.apache.hadoop.fs.Path
     if not fs.exists(hpath(folder)):
         return Compaction(0, 0, 0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
 
 from telemetry import config
 
@@ -18,7 +17,7 @@ from telemetry import config
 def remove(uri: str) -> bool:
     """Delete ``uri`` recursively; False when there was nothing there."""
     if config.is_local(uri):
-        path = Path(uri.removeprefix("file://").removeprefix("file:"))
+        path = config.local_path(uri)
         if not path.exists():
             return False
         shutil.rmtree(path)

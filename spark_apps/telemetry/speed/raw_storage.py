@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -21,12 +20,12 @@ def status(spark: SparkSession, root: str) -> tuple[int, int]:
     existing folder. A local disk answers with what an unprivileged writer may still use
     (statvfs f_bavail: Hadoop's local getStatus counts root's reserved blocks as free)."""
     if config.is_local(root):
-        path = Path(root.removeprefix("file://").removeprefix("file:"))
+        path = config.local_path(root)
         while not path.exists() and path != path.parent:
             path = path.parent
         disk = os.statvfs(path)
         return disk.f_bavail * disk.f_frsize, disk.f_blocks * disk.f_frsize
-    fs, jvm = raw_store._fs(spark, root)
+    fs, jvm = raw_store.filesystem(spark, root)
     hpath = jvm.org.apache.hadoop.fs.Path(root)
     while not fs.exists(hpath) and hpath.getParent() is not None:
         hpath = hpath.getParent()
