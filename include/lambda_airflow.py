@@ -16,6 +16,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.common.sql.sensors.sql import SqlSensor
 from airflow.providers.standard.operators.bash import BashOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
 from lambda_notify import TaskFailedNotifier
 from telemetry import config, submit_args
@@ -78,6 +79,16 @@ def spark_job(task_id: str, app: str, args: list[str]) -> SparkSubmitOperator:
         conn_id=SPARK_CONN_ID,
         name=f"lambda-{task_id}",
     )
+
+
+class TriggerIntervalRun(TriggerDagRunOperator):
+    """Triggers the run of the data interval that ends before its logical date. Airflow infers
+    a triggered run's interval from run_after (now when unset), which the operator does not
+    template: it is set to the rendered logical date when the task runs."""
+
+    def execute(self, context):
+        self.run_after = self.logical_date
+        return super().execute(context)
 
 
 # The run's data interval as SQL bind parameters (%(interval_start)s): bound by the driver,

@@ -53,6 +53,26 @@ class AirflowApi:
             },
         )
 
+    def trigger(self, dag_id: str, run_id: str, start: dt.datetime, end: dt.datetime) -> None:
+        """A run of the data interval [start, end) for the scheduler to run, as the schedule
+        would make it at ``end`` (naive UTC)."""
+        self._call(
+            "POST",
+            f"/api/v2/dags/{dag_id}/dagRuns",
+            {
+                "dag_run_id": run_id,
+                "logical_date": f"{end.isoformat()}Z",
+                "run_after": f"{end.isoformat()}Z",
+                "data_interval_start": f"{start.isoformat()}Z",
+                "data_interval_end": f"{end.isoformat()}Z",
+            },
+        )
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}")[
+            "state"
+        ]
+
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
 

@@ -2,7 +2,8 @@
 -- day_settle_seconds before the sweep's as-of time, so the scheduled daily run goes first)
 -- within the look-back with landed events and no completed daily run (serving_days), or with
 -- events landed after that run read them (late events after the daily run). Claimed in
--- batch_requests like sweep_hours.sql; returns lambda_daily runs: run_after and a run id.
+-- batch_requests like sweep_hours.sql (a claim whose run was not created is claimed again);
+-- returns lambda_daily runs: run_after and a run id.
 -- Bind parameters: interval_end (the sweep's as-of time), lookback_hours, day_settle_seconds,
 -- retry_seconds.
 WITH params AS (
@@ -25,10 +26,16 @@ stale AS (
     LEFT JOIN serving_days d ON d.timestamp = l.timestamp
     WHERE d.read_from IS NULL OR l.landed_at > d.read_from
 )
-INSERT INTO batch_requests AS r (kind, timestamp, landed_at)
-SELECT 'day', timestamp, landed_at FROM stale
-ON CONFLICT (kind, timestamp) DO UPDATE SET landed_at = EXCLUDED.landed_at, requested_at = now()
-WHERE r.landed_at < EXCLUDED.landed_at
+INSERT INTO batch_requests AS r (kind, timestamp, landed_at, requested_at, run_id)
+SELECT 'day', timestamp, landed_at, now(),
+       'sweep__' || to_char(timestamp, 'YYYY-MM-DD') || '__'
+           || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISSUS')
+FROM stale
+ON CONFLICT (kind, timestamp) DO UPDATE
+SET landed_at = EXCLUDED.landed_at, requested_at = EXCLUDED.requested_at,
+    run_id = EXCLUDED.run_id, triggered_at = NULL
+WHERE r.triggered_at IS NULL
+   OR r.landed_at < EXCLUDED.landed_at
    OR r.requested_at < now() - (SELECT retry FROM params)
 -- A run's data interval is the one that ends before its run_after (Airflow's manual runs):
 -- run_after (and the logical date, unique per DAG) is a moment inside the next interval,
@@ -38,5 +45,4 @@ RETURNING to_char(r.timestamp + interval '1 day'
                                                         * 1000000)::BIGINT, 86398000000)
                                               / 1000000.0),
                   'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS run_after,
-          'sweep__' || to_char(r.timestamp, 'YYYY-MM-DD') || '__'
-              || to_char(r.requested_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISSUS') AS run_id;
+          r.run_id;

@@ -3,7 +3,8 @@
 -- events), settled (its end at least max_wait_seconds before the sweep's as-of time, so the
 -- scheduled run goes first) and within the look-back, while its day has not settled yet (then
 -- sweep_days.sql reruns the whole day). Each is claimed in batch_requests, so a staleness is
--- requested once (again after retry_seconds, should its run have failed); returns the claimed
+-- requested once: again after retry_seconds, should its run have failed, and at the next sweep,
+-- should its run not have been created (sweep_confirm.sql never marked it); returns the claimed
 -- hours as lambda_hourly runs: when to run (run_after) and a run id. Bind parameters:
 -- interval_end (the sweep's as-of time), lookback_hours, max_wait_seconds, day_settle_seconds,
 -- retry_seconds.
@@ -24,10 +25,16 @@ stale AS (
       AND date_trunc('day', l.timestamp) + interval '1 day' + p.day_settle > p.as_of
       AND (s.read_from IS NULL OR l.landed_at > s.read_from)
 )
-INSERT INTO batch_requests AS r (kind, timestamp, landed_at)
-SELECT 'hour', timestamp, landed_at FROM stale
-ON CONFLICT (kind, timestamp) DO UPDATE SET landed_at = EXCLUDED.landed_at, requested_at = now()
-WHERE r.landed_at < EXCLUDED.landed_at
+INSERT INTO batch_requests AS r (kind, timestamp, landed_at, requested_at, run_id)
+SELECT 'hour', timestamp, landed_at, now(),
+       'sweep__' || to_char(timestamp, 'YYYY-MM-DD"T"HH24') || '__'
+           || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISSUS')
+FROM stale
+ON CONFLICT (kind, timestamp) DO UPDATE
+SET landed_at = EXCLUDED.landed_at, requested_at = EXCLUDED.requested_at,
+    run_id = EXCLUDED.run_id, triggered_at = NULL
+WHERE r.triggered_at IS NULL
+   OR r.landed_at < EXCLUDED.landed_at
    OR r.requested_at < now() - (SELECT retry FROM params)
 -- A run's data interval is the one that ends before its run_after (Airflow's manual runs):
 -- run_after (and the logical date, unique per DAG) is a moment inside the next interval,
@@ -37,5 +44,4 @@ RETURNING to_char(r.timestamp + interval '1 hour'
                                                         * 1000000)::BIGINT, 3598000000)
                                               / 1000000.0),
                   'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS run_after,
-          'sweep__' || to_char(r.timestamp, 'YYYY-MM-DD"T"HH24') || '__'
-              || to_char(r.requested_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISSUS') AS run_id;
+          r.run_id;

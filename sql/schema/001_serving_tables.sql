@@ -203,3 +203,7 @@ CREATE TABLE IF NOT EXISTS batch_requests (
     requested_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (kind, timestamp)
 );
+-- The claim's run, and when the sweep saw it created: a claim without triggered_at (its
+-- trigger failed, or was never reached) is claimed again by the next sweep.
+ALTER TABLE batch_requests ADD COLUMN IF NOT EXISTS run_id TEXT;
+ALTER TABLE batch_requests ADD COLUMN IF NOT EXISTS triggered_at TIMESTAMPTZ;

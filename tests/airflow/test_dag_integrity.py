@@ -1,4 +1,5 @@
-"""Every DAG imports cleanly, carries tags, an owner and retries, and is light to import."""
+"""Every DAG imports cleanly, carries tags, an owner and retries, is light to import, and
+no skipped task skips one that must run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import sys
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import TriggerRule
+from airflow.sdk.definitions.mappedoperator import MappedOperator
+from airflow.sdk.definitions.taskgroup import MappedTaskGroup
 
 from .conftest import REPO
 
@@ -57,3 +61,33 @@ def test_daily_retention_runs_once_the_day_is_published(dagbag):
         "clean_airflow_metadata",
     }
     assert dag.get_task("expire_tables").downstream_task_ids == {"expire_raw"}
+
+
+def _mapped_group(task) -> MappedTaskGroup | None:
+    group = task.task_group
+    while group is not None and not isinstance(group, MappedTaskGroup):
+        group = group.parent_group
+    return group
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_no_skip_reaches_a_task_that_must_run(dagbag, dag_id):
+    """A mapped task with nothing to expand is skipped, and so is a trigger whose run exists
+    (or a soft-failing sensor); under the default rule (all_success) whatever follows is skipped
+    too: the sweep once skipped its hours whenever no day was stale. After a task that can skip,
+    only a task of its own mapped group may keep that rule, and only after its mapping."""
+    for task in dagbag.get_dag(dag_id).tasks:
+        if task.trigger_rule != TriggerRule.ALL_SUCCESS:
+            continue
+        for upstream in task.upstream_list:
+            skips_itself = getattr(upstream, "skip_when_already_exists", False) or getattr(
+                upstream, "soft_fail", False
+            )
+            assert not skips_itself, f"{task.task_id} follows {upstream.task_id}, which can skip"
+            mapped = isinstance(upstream, MappedOperator) or _mapped_group(upstream) is not None
+            same_group = _mapped_group(upstream) is not None and _mapped_group(
+                upstream
+            ) is _mapped_group(task)
+            assert not mapped or same_group, (
+                f"{task.task_id} follows the mapped {upstream.task_id}, skipped when empty"
+            )

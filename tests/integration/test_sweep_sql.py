@@ -25,11 +25,19 @@ PARAMS = {
 }
 
 
-def sweep(settings: config.Settings, kind: str) -> list[tuple]:
+def sweep(settings: config.Settings, kind: str, params: dict = PARAMS) -> list[tuple]:
     sql = (config.REPO_ROOT / "sql" / "batch" / f"sweep_{kind}s.sql").read_text()
-    params = {k: v for k, v in PARAMS.items() if f"%({k})s" in sql}
+    params = {k: v for k, v in params.items() if f"%({k})s" in sql}
     with psycopg.connect(settings.as_role("airflow").pg_dsn) as conn:
         return sorted(conn.execute(sql, params).fetchall())
+
+
+def confirm(settings: config.Settings, claimed: list[tuple]) -> None:
+    """What the sweep's confirm task does once a claim's run exists."""
+    sql = (config.REPO_ROOT / "sql" / "batch" / "sweep_confirm.sql").read_text()
+    with psycopg.connect(settings.as_role("airflow").pg_dsn) as conn:
+        for _, run_id in claimed:
+            assert conn.execute(sql, {"run_id": run_id}).rowcount == 1, run_id
 
 
 def land(pg, hour: dt.datetime, at: dt.datetime) -> None:
@@ -87,8 +95,34 @@ def test_sweep_requests_missed_and_stale_intervals_once(pg, settings):
     day = dt.timedelta(days=1)
     assert intervals(days, day) == [(late, late + day), (settled, settled + day)]
 
+    confirm(settings, hours + days)  # their runs were created
     assert sweep(settings, "hour") == [] and sweep(settings, "day") == [], "requested twice"
     land(pg, today + 9 * H, LATER)  # more events landed in a requested hour
     again = sweep(settings, "hour")
     assert intervals(again, H) == [(today + 9 * H, today + 10 * H)]
     assert again[0] != hours[1], "a new request is a new run (run id and logical date)"
+
+
+def test_a_claim_whose_run_was_not_created_is_claimed_at_the_next_sweep(pg, settings):
+    day = AS_OF.replace(hour=0) - dt.timedelta(days=6)
+    hour_as_of = day + 12 * H  # the day not settled yet: its hours are swept
+    land(pg, day + 3 * H, EARLY)
+    land(pg, day + 4 * H, EARLY)
+    # A day's look-back: the other test's intervals stay out of it.
+    params = {**PARAMS, "interval_end": f"{hour_as_of.isoformat()}+00:00", "lookback_hours": 24}
+    first = sweep(settings, "hour", params)
+    assert intervals(first, H) == [(day + 3 * H, day + 4 * H), (day + 4 * H, day + 5 * H)]
+    confirm(settings, first[:1])  # the second hour's trigger failed: no run, no confirmation
+    second = sweep(settings, "hour", params)
+    assert intervals(second, H) == [(day + 4 * H, day + 5 * H)], "the unrun claim held"
+    assert second[0] != first[1], "claimed again as a new run"
+    confirm(settings, second)
+    assert sweep(settings, "hour", params) == []
+    # The same for a day, swept once it has settled.
+    day_as_of = day + dt.timedelta(days=1, seconds=PARAMS["day_settle_seconds"])
+    params = {**params, "interval_end": f"{day_as_of.isoformat()}+00:00"}
+    claimed = sweep(settings, "day", params)
+    assert intervals(claimed, dt.timedelta(days=1)) == [(day, day + dt.timedelta(days=1))]
+    assert intervals(sweep(settings, "day", params), dt.timedelta(days=1)) == [
+        (day, day + dt.timedelta(days=1))
+    ]
