@@ -1,5 +1,5 @@
 """Shared plumbing of the batch entry points: arguments, users from PostgreSQL over JDBC,
-the Parquet read, the PostgreSQL write."""
+the Parquet read, the PostgreSQL write (rows staged by the executors, moved by the driver)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 
 from pyspark.sql import DataFrame, SparkSession
 
-from telemetry import batch, config, postgres, preflight, raw_store, transforms
-from telemetry.schema import STATS_COLUMNS
+from telemetry import batch, config, pg_stage, postgres, preflight, raw_store, transforms
+from telemetry.schema import STATS_COLUMNS, WINDOW_TOTAL_COLUMNS
 
 HOUR = dt.timedelta(hours=1)
 
@@ -88,7 +88,6 @@ def recompute_hours(
     refuse_expired(spark, settings, start, end)
     began = time.monotonic()
     hours = [start + i * HOUR for i in range(int((end - start) / HOUR))]
-    rows = {}
     with postgres.hour_locks(settings, hours, shared=True) as read_from:
         steps = {"lock": time.monotonic() - began}
         began = time.monotonic()
@@ -98,22 +97,30 @@ def recompute_hours(
         began = time.monotonic()
         result = batch.hourly(raw, users)
         steps["plan"] = time.monotonic() - began
-        totals = result.totals.select(transforms.utc_wallclock("timestamp"), "id", "value", "type")
-        over_quota = result.over_quota.select(
-            "email", "usage", "quota", transforms.utc_wallclock("timestamp")
+        totals = result.totals.withColumn("timestamp", transforms.utc_wallclock("timestamp"))
+        over_quota = result.over_quota.withColumn(
+            "timestamp", transforms.utc_wallclock("timestamp")
         )
         stats = result.stats.select(transforms.utc_wallclock("timestamp"), *STATS_COLUMNS)
+        token, staged = pg_stage.new_token(), {}
         try:
-            for name, frame in (("totals", totals), ("over_quota", over_quota), ("stats", stats)):
+            # The per-key rows (one per device and hour) go from the executors to PostgreSQL;
+            # the driver collects the per-hour stats only.
+            for table, frame, columns in (
+                ("bytes_hourly", totals, WINDOW_TOTAL_COLUMNS),
+                ("user_quota_limit", over_quota, postgres.QUOTA_COLUMNS),
+            ):
                 began = time.monotonic()
-                rows[name] = frame.collect()
-                steps[name] = time.monotonic() - began
+                target = pg_stage.Target(settings.pg_dsn, table, columns, settings.pg_retry_seconds)
+                staged[table] = pg_stage.total(pg_stage.stage(frame, target, token))
+                steps[table] = time.monotonic() - began
+            began = time.monotonic()
+            hour_stats = stats.collect()
+            steps["stats"] = time.monotonic() - began
         finally:
             result.unpersist()
     began = time.monotonic()
-    summary = postgres.replace_hours(
-        settings, start, end, rows["totals"], rows["over_quota"], rows["stats"], read_from
-    )
+    summary = postgres.replace_hours(settings, start, end, token, staged, hour_stats, read_from)
     steps["postgres"] = time.monotonic() - began
     # Where a run's time goes (the first Spark job also pays the JVM's warm-up).
     print("[batch] steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in steps.items()), flush=True)

@@ -14,7 +14,7 @@ import psycopg
 
 from telemetry import failpoints
 from telemetry.config import Settings
-from telemetry.schema import QUARANTINE_COLUMNS, STATS_COLUMNS
+from telemetry.schema import QUARANTINE_COLUMNS, STATS_COLUMNS, WINDOW_TOTAL_COLUMNS
 
 HOUR = dt.timedelta(hours=1)
 SPEED_QUERY = "speed_layer"  # its row in speed_layer_progress (the hourly DAG waits on it)
@@ -95,11 +95,12 @@ class StaleSpeedStateError(RuntimeError):
 
 @dataclass(frozen=True)
 class SpeedBatch:
-    """One micro-batch's whole effect on PostgreSQL (speed_layer.OnePassWriter)."""
+    """One micro-batch's whole effect on PostgreSQL (telemetry.speed.micro_batch)."""
 
     topic: str
     batch_id: int
-    window_deltas: Sequence[Sequence[Any]]  # (timestamp, id, value, type) to add
+    token: str  # what its executors staged the window deltas and quarantine under (pg_stage)
+    staged: dict[str, int]  # serving table -> rows the executors reported staging for it
     offsets_before: dict[int, int]  # partition -> applied offset the batch was judged after
     offsets_after: dict[int, int]
     last_record_times: dict[int, dt.datetime]  # partition -> broker time of offsets_after's record
@@ -113,8 +114,9 @@ class SpeedBatch:
 class SpeedWriter:
     """The speed layer's one connection, kept across batches (reopened after an outage).
 
-    ``apply`` writes a batch in one transaction: window sums added, quarantine, the applied
-    offsets and the watermark. The offsets row lock makes it exactly once: a batch whose offsets
+    ``apply`` writes a batch in one transaction: the window deltas and the quarantine its
+    executors staged moved in (added to the window sums, inserted), the applied offsets and the
+    watermark. The offsets row lock makes it exactly once: a batch whose offsets
     are already applied is never judged again (the caller filters those records out first), and
     PostgreSQL holding offsets the caller did not expect fails the batch instead of adding twice.
     """
@@ -126,12 +128,6 @@ class SpeedWriter:
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.settings.pg_dsn)
-            for table in ("bytes", "quarantine"):
-                self._conn.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} "
-                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                )
-            self._conn.commit()
         return self._conn
 
     def close(self) -> None:
@@ -140,7 +136,10 @@ class SpeedWriter:
             self._conn = None
 
     def load(self, topic: str) -> tuple[dict[int, int], dt.datetime | None]:
-        """Applied offsets per partition and the largest (bounded) event time applied."""
+        """Applied offsets per partition and the largest (bounded) event time applied; rows
+        staged by attempts that died a day ago or more removed."""
+        with self._connection().transaction():
+            drop_abandoned(self._connection(), SPEED_STAGED)
         rows = self.applied_records(topic)
         times = [t for _, _, t, _ in rows if t is not None]
         return {p: o for p, o, _, _ in rows}, max(times, default=None)
@@ -155,14 +154,14 @@ class SpeedWriter:
                 (topic,),
             ).fetchall()
 
-    def apply(self, batch: SpeedBatch, rejected: Callable[[], Iterable[Sequence[Any]]]) -> None:
+    def apply(self, batch: SpeedBatch) -> None:
         try:
-            self._apply(batch, rejected)
+            self._apply(batch)
         except TRANSIENT_ERRORS:
             self.close()  # the next attempt reconnects
             raise
 
-    def _apply(self, batch: SpeedBatch, rejected: Callable[[], Iterable[Sequence[Any]]]) -> None:
+    def _apply(self, batch: SpeedBatch) -> None:
         conn = self._connection()
         with conn.transaction():
             held = dict(
@@ -178,27 +177,24 @@ class SpeedWriter:
                     f"batch {batch.batch_id}: PostgreSQL already holds offsets {ahead} of "
                     f"{batch.topic}, the speed layer expected at most {batch.offsets_before}"
                 )
-            if batch.window_deltas:
-                copy_rows(
-                    conn, "stage_bytes", ("timestamp", "id", "value", "type"), batch.window_deltas
-                )
-                conn.execute(
-                    """
-                    INSERT INTO bytes AS b (timestamp, id, value, type)
-                    SELECT timestamp, id, value, type FROM stage_bytes
-                    ON CONFLICT (timestamp, type, id)
-                    DO UPDATE SET value = saturating_bigint(b.value::NUMERIC + EXCLUDED.value)
-                    """
-                )
-            columns = ", ".join(QUARANTINE_COLUMNS)
-            if copy_rows(conn, "stage_quarantine", QUARANTINE_COLUMNS, rejected()):
-                conn.execute(
-                    f"""
-                    INSERT INTO quarantine ({columns}) SELECT {columns} FROM stage_quarantine
-                    ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp)
-                    DO NOTHING
-                    """
-                )
+            move_staged(
+                conn,
+                "bytes",
+                WINDOW_TOTAL_COLUMNS,
+                batch.token,
+                batch.staged.get("bytes", 0),
+                "ON CONFLICT (timestamp, type, id)"
+                " DO UPDATE SET value = saturating_bigint(t.value::NUMERIC + EXCLUDED.value)",
+            )
+            move_staged(
+                conn,
+                "quarantine",
+                QUARANTINE_COLUMNS,
+                batch.token,
+                batch.staged.get("quarantine", 0),
+                "ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp)"
+                " DO NOTHING",
+            )
             with conn.cursor() as cur:
                 cur.executemany(
                     """
@@ -242,6 +238,54 @@ class SpeedWriter:
             failpoints.reach(self.settings.home, "speed_upsert")  # written, not yet committed
 
 
+class StagedRowsError(RuntimeError):
+    """The rows staged under a token are not the rows its Spark tasks reported: nothing of the
+    batch is applied; the caller stages it again under a new token."""
+
+
+# The staging tables each writer moves rows from (sql/schema/007_staging.sql).
+SPEED_STAGED = ("bytes", "quarantine")
+BATCH_STAGED = ("bytes_hourly", "user_quota_limit")
+QUOTA_COLUMNS = ("email", "usage", "quota", "timestamp")  # user_quota_limit's
+
+
+def move_staged(
+    conn: psycopg.Connection,
+    table: str,
+    columns: Sequence[str],
+    token: str,
+    expected: int,
+    on_conflict: str = "",
+) -> int:
+    """The rows the executors staged under ``token`` (telemetry.pg_stage) moved into ``table``
+    (alias t for ``on_conflict``) in one statement, in the caller's transaction; returns their
+    count, which must be ``expected``."""
+    names = ", ".join(columns)
+    moved = conn.execute(
+        f"""
+        WITH moved AS (
+            DELETE FROM staged_{table} WHERE token = %s RETURNING {names}
+        ), written AS (
+            INSERT INTO {table} AS t ({names}) SELECT {names} FROM moved {on_conflict}
+        )
+        SELECT count(*) FROM moved
+        """,
+        (token,),
+    ).fetchone()[0]
+    if moved != expected:
+        raise StagedRowsError(
+            f"{moved} rows staged for {table} under {token}, its Spark tasks reported {expected}"
+        )
+    return moved
+
+
+def drop_abandoned(conn: psycopg.Connection, tables: Sequence[str]) -> None:
+    """Rows staged by attempts that died before their commit: removed once a day old (no live
+    attempt takes a day between staging and its commit)."""
+    for table in tables:
+        conn.execute(f"DELETE FROM staged_{table} WHERE staged_at < now() - interval '1 day'")
+
+
 def record_landed_hours(cur: psycopg.Cursor, landed: dict[dt.datetime, int]) -> None:
     """Mark hours as landed in (the speed layer, in its batch's transaction). now() is the
     transaction's start, after the files landed: a batch job that began reading an hour before
@@ -264,45 +308,45 @@ def record_backlog(settings: Settings, query_name: str, behind: int) -> None:
         )
 
 
-def _replace_range(conn, table: str, columns: Sequence[str], rows, start, end) -> int:
-    """Delete [start, end) from table and insert rows: one slice, replaced as a whole."""
-    conn.execute(f"DELETE FROM {table} WHERE timestamp >= %s AND timestamp < %s", (start, end))
-    return copy_rows(conn, table, columns, rows)
-
-
 def replace_hours(
-    settings: Settings, start, end, totals, over_quota, stats, read_from: dt.datetime
+    settings: Settings,
+    start: dt.datetime,
+    end: dt.datetime,
+    token: str,
+    staged: dict[str, int],
+    stats: Iterable[Sequence[Any]],
+    read_from: dt.datetime,
 ) -> dict[str, int]:
     """Replace the batch layer's rows for the hours in [start, end) in one transaction, so
-    re-running an interval converges to the same tables and readers never see half of it.
+    re-running an interval converges to the same tables and readers never see half of it: the
+    totals and the users over quota its executors staged under ``token`` (``staged``: table ->
+    rows they reported), the hours' stats (one row per hour) from the driver.
 
     Hours without any event still get a stats row (events = 0): the hour was computed.
     ``read_from``: when the job began reading the hours (hour_locks), kept with each hour.
     """
+    written = {}
     with connect(settings) as conn:
-        written = {
-            "bytes_hourly": _replace_range(
-                conn, "bytes_hourly", ("timestamp", "id", "value", "type"), totals, start, end
-            ),
-            "user_quota_limit": _replace_range(
-                conn,
-                "user_quota_limit",
-                ("email", "usage", "quota", "timestamp"),
-                over_quota,
-                start,
-                end,
-            ),
-        }
+        drop_abandoned(conn, BATCH_STAGED)
+        for table, columns in (
+            ("bytes_hourly", WINDOW_TOTAL_COLUMNS),
+            ("user_quota_limit", QUOTA_COLUMNS),
+        ):
+            conn.execute(
+                f"DELETE FROM {table} WHERE timestamp >= %s AND timestamp < %s", (start, end)
+            )
+            written[table] = move_staged(conn, table, columns, token, staged.get(table, 0))
         measured = {row[0]: tuple(row[1:]) for row in stats}
         nothing = (0,) * len(STATS_COLUMNS)
         every_hour = [start + h * HOUR for h in range(int((end - start) / HOUR))]
-        written["batch_hourly_stats"] = _replace_range(
+        conn.execute(
+            "DELETE FROM batch_hourly_stats WHERE timestamp >= %s AND timestamp < %s", (start, end)
+        )
+        written["batch_hourly_stats"] = copy_rows(
             conn,
             "batch_hourly_stats",
             ("timestamp", *STATS_COLUMNS, "read_from"),
             [(h, *measured.get(h, nothing), read_from) for h in every_hour],
-            start,
-            end,
         )
         # Replaced, not yet committed.
         failpoints.reach(settings.home, "batch_replace_hours", f"{start:%Y-%m-%d %H:%M}")

@@ -13,17 +13,19 @@ BEGIN;
 
 -- The database: only the project's roles may connect; nobody but the owner creates anything.
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
+REVOKE TEMPORARY ON DATABASE :"db" FROM :"speed_role";  -- it once staged in temporary tables
 GRANT CONNECT ON DATABASE :"db" TO :"speed_role", :"batch_role", :"airflow_role", :"reader_role";
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA public
     FROM PUBLIC, :"speed_role", :"batch_role", :"airflow_role", :"reader_role";
 
 -- Speed layer (spark_apps/telemetry/postgres.py SpeedWriter): adds to windows, inserts
--- quarantined records, moves its offsets and progress. It stages rows in CREATE TEMP TABLE ...
--- (LIKE t): TEMPORARY, and SELECT on the tables it copies the shape of; the upserts read rows.
-GRANT TEMPORARY ON DATABASE :"db" TO :"speed_role";
+-- quarantined records, moves its offsets and progress; the upserts read rows. Its executors
+-- stage the window deltas and the quarantine (telemetry.pg_stage), its driver moves and deletes
+-- them.
 GRANT SELECT, INSERT, UPDATE ON bytes TO :"speed_role";
 GRANT SELECT, INSERT ON quarantine TO :"speed_role";
+GRANT SELECT, INSERT, DELETE ON staged_bytes, staged_quarantine TO :"speed_role";
 GRANT SELECT, INSERT, UPDATE ON speed_layer_progress, speed_layer_offsets, landed_hours
     TO :"speed_role";
 
@@ -32,6 +34,8 @@ GRANT SELECT, INSERT, UPDATE ON speed_layer_progress, speed_layer_offsets, lande
 GRANT SELECT ON user_metadata TO :"batch_role";
 GRANT SELECT, INSERT, DELETE ON bytes_hourly, user_quota_limit, batch_hourly_stats, bytes_daily
     TO :"batch_role";
+-- Its executors stage the hours' totals and users over quota (telemetry.pg_stage).
+GRANT SELECT, INSERT, DELETE ON staged_bytes_hourly, staged_user_quota_limit TO :"batch_role";
 -- The Parquet retention (spark_apps/expire_raw.py) removes only days published and not stale.
 GRANT SELECT ON serving_days, landed_hours TO :"batch_role";
 

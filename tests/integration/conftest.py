@@ -38,6 +38,10 @@ SERVING_TABLES = (
     "serving_days",
     "batch_requests",
     "batch_task_failures",
+    "staged_bytes",
+    "staged_quarantine",
+    "staged_bytes_hourly",
+    "staged_user_quota_limit",
 )
 
 

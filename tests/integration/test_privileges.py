@@ -39,6 +39,9 @@ EXPECTED_GRANTS = {
         "speed_layer_progress": {"SELECT", "INSERT", "UPDATE"},
         "speed_layer_offsets": {"SELECT", "INSERT", "UPDATE"},
         "landed_hours": {"SELECT", "INSERT", "UPDATE"},
+        # Its executors stage, its driver moves and deletes (telemetry.pg_stage).
+        "staged_bytes": {"SELECT", "INSERT", "DELETE"},
+        "staged_quarantine": {"SELECT", "INSERT", "DELETE"},
     },
     "batch": {
         "user_metadata": {"SELECT"},
@@ -46,6 +49,8 @@ EXPECTED_GRANTS = {
             t: {"SELECT", "INSERT", "DELETE"}
             for t in ("bytes_hourly", "user_quota_limit", "batch_hourly_stats", "bytes_daily")
         },
+        "staged_bytes_hourly": {"SELECT", "INSERT", "DELETE"},
+        "staged_user_quota_limit": {"SELECT", "INSERT", "DELETE"},
         "serving_days": {"SELECT"},  # the Parquet retention: published days only
         "landed_hours": {"SELECT"},
     },
@@ -151,7 +156,7 @@ def test_roles_hold_exactly_the_documented_privileges(settings, relations):
     assert sorted(attributes) == sorted((login, False) for login in logins.values())
     assert database == {
         "owner": (True, True, True, True),
-        "speed": (True, True, False, False),  # TEMP: its staging tables
+        "speed": (True, False, False, False),
         "batch": (True, False, False, False),
         "airflow": (True, False, False, False),
         "reader": (True, False, False, False),
@@ -206,10 +211,24 @@ def test_speed_role_does_its_job_and_cannot_touch_the_schema_or_the_batch_layer(
     topic = "privileges-test"
     quarantined = ("t", 0, 1, T0, "not_json", b"x", 1)
     for batch_id, (before, after, value) in enumerate([({}, {0: 4}, 1), ({0: 4}, {0: 9}, 2)]):
+        token = f"privileges-{batch_id}"
+        with connect(settings, "speed") as conn:  # as its executors stage (telemetry.pg_stage)
+            conn.execute(
+                "INSERT INTO staged_bytes (token, part, timestamp, id, value, type)"
+                " VALUES (%s, 0, %s, 'a', %s, 'app_bytes_total')",
+                (token, T0, value),
+            )
+            conn.execute(
+                "INSERT INTO staged_quarantine (token, part, kafka_topic, kafka_partition,"
+                " kafka_offset, kafka_timestamp, reason, payload, payload_length)"
+                " VALUES (%s, 0, %s, %s, %s, %s, %s, %s, %s)",
+                (token, *quarantined),
+            )
         work = postgres.SpeedBatch(
             topic=topic,
             batch_id=batch_id,
-            window_deltas=[(T0, "a", value, "app_bytes_total")],
+            token=token,
+            staged={"bytes": 1, "quarantine": 1},
             offsets_before=before,
             offsets_after=after,
             last_record_times={0: T0},
@@ -219,11 +238,11 @@ def test_speed_role_does_its_job_and_cannot_touch_the_schema_or_the_batch_layer(
             input_rows=1,
             rows_per_second=1.0,
         )
-        writer.apply(work, lambda: [quarantined])
+        writer.apply(work)
     assert pg.execute("SELECT value FROM bytes WHERE timestamp = %s", (T0,)).fetchall() == [(3,)]
     assert writer.load(topic)[0] == {0: 9}
     with pytest.raises(postgres.StaleSpeedStateError):  # another writer got there first
-        writer.apply(work, tuple)
+        writer.apply(work)
     writer.close()
 
     with connect(settings, "speed") as conn:
@@ -243,9 +262,14 @@ def test_speed_role_does_its_job_and_cannot_touch_the_schema_or_the_batch_layer(
 
 def test_batch_role_does_its_job_and_cannot_write_the_speed_layer(pg, settings):
     batch = settings.as_role("batch")
-    totals = [(T0, "a", 5, "app_bytes_total")]
+    with connect(settings, "batch") as conn:  # as its executors stage (telemetry.pg_stage)
+        conn.execute(
+            "INSERT INTO staged_bytes_hourly (token, part, timestamp, id, value, type)"
+            " VALUES ('privileges', 0, %s, 'a', 5, 'app_bytes_total')",
+            (T0,),
+        )
     written = postgres.replace_hours(
-        batch, T0, T0 + HOUR, totals, [], [(T0, 1, *[0] * 7)], read_from=T0
+        batch, T0, T0 + HOUR, "privileges", {"bytes_hourly": 1}, [(T0, 1, *[0] * 7)], T0
     )
     assert written == {"bytes_hourly": 1, "user_quota_limit": 0, "batch_hourly_stats": 1}
     assert postgres.replace_days_from_hours(batch, T0, T0 + dt.timedelta(days=1)) == 1

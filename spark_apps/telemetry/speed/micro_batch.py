@@ -1,15 +1,17 @@
 """The speed layer's ``foreachBatch``: each Kafka record read and parsed once, then
 
 1. the valid events judged (verdicts) against the duplicate state on the executors (seen_keys),
-   checkpointed there, and the batch summarized in one collect of aggregates (summary);
+   checkpointed there, and the batch summarized in one job: the window-sum deltas staged in
+   PostgreSQL by the executors, the other aggregates collected (summary);
 2. landed in Parquet with their verdicts (raw_store; a replay replaces its own files);
-3. the window-sum deltas, the quarantine (streamed in chunks), the applied offsets and the
-   watermark written to PostgreSQL in one transaction;
+3. the quarantine staged by the executors, then the staged rows moved in, the applied offsets
+   and the watermark written to PostgreSQL in one transaction;
 4. the next duplicate state: a filter of the checkpointed batch (no job of its own).
 
 The PostgreSQL transaction is the commit point: a crash before it replays the batch with the same
-verdicts (state rebuilt from PostgreSQL and the landed Parquet), a crash after it skips the
-records already applied. The driver holds scalars (watermark, offsets) and aggregates only.
+verdicts (state rebuilt from PostgreSQL and the landed Parquet) under a new staging token, a
+crash after it skips the records already applied. The driver holds scalars (watermark, offsets)
+and aggregates only: no row per device or per record reaches it.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ import time
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from telemetry import config, postgres, raw_store, transforms
-from telemetry.schema import QUARANTINE_COLUMNS
+from telemetry import config, pg_stage, postgres, raw_store, transforms
+from telemetry.schema import QUARANTINE_COLUMNS, WINDOW_TOTAL_COLUMNS
 from telemetry.speed import verdicts
 from telemetry.speed.metrics import SpeedMetrics
 from telemetry.speed.seen_keys import SeenKeys, release, state_was_lost
-from telemetry.speed.summary import BatchSummary, summarize, utc
+from telemetry.speed.summary import BatchSummary, stage_windows, summarize, utc
 
 
 def _rss_mib() -> int:
@@ -73,6 +75,9 @@ class MicroBatchWriter:
         started, cpu = time.perf_counter(), time.process_time()
         try:
             line = self._write(batch, batch_id)
+        except postgres.StagedRowsError as exc:
+            print(f"[speed-layer] batch {batch_id}: {exc}; staging it again", flush=True)
+            line = self._write(batch, batch_id)
         except Exception as exc:
             if not state_was_lost(exc):
                 raise
@@ -108,14 +113,16 @@ class MicroBatchWriter:
         def step(name: str) -> None:
             steps[name] = time.perf_counter() - started - sum(steps.values())
 
-        watermark = self.watermark
+        watermark, token = self.watermark, pg_stage.new_token()
         judged = self._judged(batch)
         step("plan")
         keep = False  # the checkpoint becomes the next state's source once committed
         try:
             records = judged.where(~F.col("_state"))
             summary = BatchSummary.of(
-                records.transform(summarize(settings.window_seconds)).collect()
+                records.transform(summarize(settings.window_seconds))
+                .transform(stage_windows(self._target("bytes", WINDOW_TOTAL_COLUMNS), token))
+                .collect()
             )
             step("judge")
             if summary.records == 0:
@@ -126,7 +133,7 @@ class MicroBatchWriter:
             bounded = [t for t in (summary.max_bounded_time, self.max_event_time) if t]
             max_event_time = max(bounded) if bounded else None
             rejected = records.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
-            self._commit(rejected, batch_id, summary, max_event_time, started)
+            self._commit(rejected, batch_id, token, summary, max_event_time, started)
             step("postgres")
             if self.metrics is not None:
                 self.metrics.batch_committed(summary, time.perf_counter() - started, self.watermark)
@@ -144,10 +151,14 @@ class MicroBatchWriter:
             + ")"
         )
 
+    def _target(self, table: str, columns: tuple[str, ...]) -> pg_stage.Target:
+        return pg_stage.Target(self.settings.pg_dsn, table, columns, self.settings.pg_retry_seconds)
+
     def _commit(
         self,
         rejected: DataFrame,
         batch_id: int,
+        token: str,
         summary: BatchSummary,
         max_event_time: int | None,
         started: float,
@@ -155,10 +166,22 @@ class MicroBatchWriter:
         settings = self.settings
         offsets_after = {p: hi for p, (_, hi) in summary.ranges.items()}
         seconds = time.perf_counter() - started
+        staged_rejects = 0
+        if summary.rejected:
+            rejected = rejected.withColumn(
+                "kafka_timestamp", transforms.utc_wallclock("kafka_timestamp")
+            )
+            target = self._target("quarantine", QUARANTINE_COLUMNS)
+            staged_rejects = pg_stage.total(pg_stage.stage(rejected, target, token))
+            if staged_rejects != summary.rejected:
+                raise postgres.StagedRowsError(
+                    f"{staged_rejects} quarantine rows staged, {summary.rejected} rejected"
+                )
         work = postgres.SpeedBatch(
             topic=settings.kafka_topic,
             batch_id=batch_id,
-            window_deltas=summary.window_deltas,
+            token=token,
+            staged={"bytes": summary.staged_windows, "quarantine": staged_rejects},
             offsets_before=dict(self.applied),
             offsets_after=offsets_after,
             last_record_times={p: utc(t) for p, t in summary.last_record_times.items()},
@@ -170,15 +193,8 @@ class MicroBatchWriter:
             input_rows=summary.records,
             rows_per_second=summary.records / seconds if seconds > 0 else 0.0,
         )
-        rejected = rejected.withColumn(
-            "kafka_timestamp", transforms.utc_wallclock("kafka_timestamp")
-        )
         postgres.with_retry(
-            settings,
-            f"speed layer batch {batch_id}",
-            lambda: self.writer.apply(
-                work, (lambda: rejected.toLocalIterator()) if summary.rejected else tuple
-            ),
+            settings, f"speed layer batch {batch_id}", lambda: self.writer.apply(work)
         )
         for p, o in offsets_after.items():
             self.applied[p] = max(o, self.applied.get(p, -1))

@@ -2,7 +2,9 @@
 
 Each record becomes a few summary rows (its partition's offsets; for a valid event its verdict
 and its hour; for a counted one its three window totals), and one ``groupBy`` over them gives
-every figure the PostgreSQL commit needs: one shuffle, one small collect (``BatchSummary.of``).
+every figure the PostgreSQL commit needs: one shuffle. The window totals, one per device and
+window, stay on the executors, which stage them in PostgreSQL (``stage_windows``); the driver
+collects the rest, a few rows whatever the fleet's size (``BatchSummary.of``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
-from telemetry import transforms
+from telemetry import pg_stage, transforms
 from telemetry.schema import COUNTED, DUPLICATE, LATE, METRIC_KEYS
 from telemetry.speed.verdicts import bounded_time
 from telemetry.transforms import Transform
@@ -91,6 +93,30 @@ def summarize(window_seconds: int) -> Transform:
     return transform
 
 
+def stage_windows(target: pg_stage.Target, token: str) -> Transform:
+    """A summary (``summarize``) -> its rows but the window totals, which its executors COPY
+    into PostgreSQL's staging table under ``token``, and a ``staged`` row per partition with
+    the count they staged (``p``: the partition, ``rows``: the count)."""
+
+    def transform(summary: DataFrame) -> DataFrame:
+        marked = summary.withColumns(
+            {
+                "is_window": F.col("kind") == "window",
+                "timestamp": F.timestamp_seconds("ts").cast("timestamp_ntz"),
+            }
+        )
+        staged = pg_stage.stage_where(
+            marked,
+            target,
+            token,
+            "is_window",
+            lambda part, rows: {"kind": "staged", "p": part, "rows": rows},
+        )
+        return staged.drop("is_window", "timestamp")
+
+    return transform
+
+
 def utc(epoch_seconds: int | None) -> dt.datetime | None:
     """Epoch seconds -> naive UTC datetime, as PostgreSQL's TIMESTAMP columns hold them."""
     if epoch_seconds is None:
@@ -107,7 +133,7 @@ class BatchSummary:
     reasons: dict[str, int] = field(default_factory=dict)  # quarantine reason -> records
     max_bounded_time: int | None = None  # the largest min(event time, broker time)
     landed_hours: dict[dt.datetime, int] = field(default_factory=dict)
-    window_deltas: list[tuple[dt.datetime, str, int, str]] = field(default_factory=list)
+    staged_windows: int = 0  # window total rows the executors staged (stage_windows)
 
     @property
     def valid(self) -> int:
@@ -136,13 +162,15 @@ class BatchSummary:
                 s.reasons[r.id] = r.rows
             elif r.kind == "hour":
                 s.landed_hours[utc(r.ts)] = r.rows
+            elif r.kind == "staged":
+                s.staged_windows += r.rows
             else:
-                s.window_deltas.append((utc(r.ts), r.id, r.value, r.type))
+                raise ValueError(f"a summary row of kind {r.kind!r}: its windows were not staged")
         return s
 
     def line(self) -> str:
         return (
             f"{self.records} records, counted {self.count(COUNTED)}, late {self.count(LATE)}, "
             f"duplicate {self.count(DUPLICATE)}, rejected {self.rejected}, "
-            f"{len(self.window_deltas)} window rows"
+            f"{self.staged_windows} window rows"
         )
