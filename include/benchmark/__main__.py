@@ -4,7 +4,10 @@ run and the project's targets (met or missed), against the running Kafka broker 
 
     python -m benchmark [--events N] [--drain-steps 1|2|3] [--batch-events M] [--batch-steps 1|2|3]
                         [--bursts K] [--burst-events B] [--burst-gap G]
-                        [--fresh-rates R1,R2] [--fresh-seconds S] [--json FILE] [--keep]
+                        [--fresh-rates R1,R2] [--fresh-seconds S]
+                        [--field-users F] [--field-antennas FA] [--daily-events D]
+                        [--serving-devices S]
+                        [--json FILE] [--keep]
 
 One backlog of N events (two hours of event time, no duplicates, so every figure counts the same
 events) goes through: message generation alone (the simulator's baseline), the simulator into
@@ -17,7 +20,11 @@ same files (same totals, checked). Then hours of M/4, M/2 and M synthetic events
 against DuckDB on each (growth), and the whole lambda_hourly DAG run on the biggest (airflow dags
 test). Last, one speed layer live on a topic of its own: K bursts of B events once it is idle
 and warm (what one micro-batch costs), then freshness under each of the rates R for S seconds,
-produce-to-visible delays of probe events.
+produce-to-visible delays of probe events. Then the drains and the live speed layer again with
+the field's fleet (F devices on FA antennas, default 1,000,000 on 5,000), each figure against the
+small fleet's, the daily recompute of a day of 24 hours of D events from the field's fleet, and
+PostgreSQL at field size (an hour of windows of S devices: the speed layer's moves and the
+dashboard's queries, benchmark.serving_size).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from pathlib import Path
 
 from kafka.errors import KafkaError
 
-from benchmark import batch, drains, live, report, stages
+from benchmark import batch, daily, drains, fleets, live, report, serving_size, stages
 from benchmark.drains import Drain
 from benchmark.figures import BenchmarkError, Figure, log
 from benchmark.kafka_io import HISTORY_SECONDS, backlog_plan, create_topic, delete_topic, produce
@@ -95,6 +102,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--fresh-seconds", type=float, default=180, help="how long each live load runs (0: skip)"
     )
+    p.add_argument(
+        "--field-users",
+        type=int,
+        default=1_000_000,
+        help="devices of the field's fleet: the drains and live loads again with them (0: skip)",
+    )
+    p.add_argument("--field-antennas", type=int, default=5000)
+    p.add_argument(
+        "--daily-events",
+        type=int,
+        default=2_000_000,
+        help="events per hour of the field fleet's day the daily recompute runs over (0: skip)",
+    )
+    p.add_argument(
+        "--serving-devices",
+        type=int,
+        default=1_000_000,
+        help="devices of the hour of windows loaded into PostgreSQL for the dashboard's "
+        "queries and the speed layer's moves at field size (0: skip)",
+    )
     p.add_argument("--json", help="also write every figure to this file")
     p.add_argument("--keep", action="store_true", help="keep the topic and the Parquet output")
     args = p.parse_args(argv)
@@ -102,7 +129,41 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error("--events must be at least 1000")
     if args.bursts < 0 or args.burst_events < 1:
         p.error("--bursts must be >= 0 and --burst-events >= 1")
+    if args.field_users < 0 or args.field_antennas < 1 or args.daily_events < 0:
+        p.error("--field-users and --daily-events must be >= 0, --field-antennas >= 1")
     return args
+
+
+def field_fleet_figures(
+    settings: config.Settings, env: dict[str, str], work: Path, args: argparse.Namespace, start: int
+) -> tuple[list[Figure], list[Drain]]:
+    """The drains and the live speed layer again with the field's fleet, on a topic of its own."""
+    fleet = f"{args.field_users:,} devices"
+    field = argparse.Namespace(**{**vars(args), "users": args.field_users})
+    field.antennas = args.field_antennas
+    topic = create_topic(settings)
+    folder = work / "field"
+    try:
+        log(f"the field's fleet: {fleet} on {args.field_antennas:,} antennas")
+        produce(settings, topic, backlog_plan(args.events, field.users, field.antennas, start))
+        field_env = {
+            **env,
+            "LAMBDA_KAFKA_TOPIC": topic,
+            "LAMBDA_CHECKPOINT_DIR": str(folder / "checkpoints"),
+            "LAMBDA_RAW_DIR": str(folder / "raw"),
+        }
+        folder.mkdir(parents=True, exist_ok=True)
+        drained, measured = speed_layer_figures(settings, field_env, folder, field, start)
+        if args.bursts > 0 or args.fresh_seconds > 0:
+            drained += live_figures(settings, field_env, folder, field)
+    finally:
+        with contextlib.suppress(KafkaError):
+            delete_topic(settings, topic)
+        shutil.rmtree(folder, ignore_errors=True)
+    return (
+        [fleets.field_figure(f, fleet) for f in drained],
+        [fleets.field_drain(d, fleet) for d in measured],
+    )
 
 
 def speed_layer_figures(
@@ -178,6 +239,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     log(f"{args.events:,} events, topic {topic}, {os.cpu_count()} cores, work folder {work}")
     figures: list[Figure] = []
     measured: list[Drain] = []
+    serving = ""
     finished = False
     try:
         n_gen = min(args.events, 300_000)
@@ -205,6 +267,22 @@ def run(argv: Sequence[str] | None = None) -> int:
             batch.batch_against_duckdb(settings, env, work, sizes, people, figures)
         if args.bursts > 0 or args.fresh_seconds > 0:
             figures += live_figures(settings, env, work, args)
+        if args.field_users > 0:
+            field, field_drains = field_fleet_figures(settings, env, work, args, start)
+            figures += field
+            fleet = f"{args.field_users:,} devices"
+            figures += fleets.driver_cpu(measured[0], field_drains[0], fleet)
+            measured += field_drains
+        if args.daily_events > 0:
+            devices = args.field_users or args.users
+            antennas = args.field_antennas if args.field_users else args.antennas
+            figures += daily.daily_recompute(
+                settings, env, work, args.daily_events, devices, antennas
+            )
+        if args.serving_devices > 0:
+            serving = serving_size.measure(
+                settings, args.serving_devices, args.field_antennas, runs=20, batches=10
+            )
         finished = True
     finally:
         if not finished and figures:  # a long run's figures are not lost to a late error
@@ -217,6 +295,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work / "checkpoints", ignore_errors=True)
         stages.drop_seed_table(settings)
     print_report(figures, measured)
+    if serving:
+        print(f"\n{serving}", flush=True)
     if args.json:
         report.write_json(args.json, figures, measured)
     return 0

@@ -1,5 +1,7 @@
 """The benchmark's smoke version: a small backlog through every stage against the test services,
-so `make bench` cannot rot. At this size the figures are start-up costs, not throughput: only
+so `make bench` cannot rot (the field fleet and the daily recompute too, at a few thousand
+devices and events, and PostgreSQL's part at 2,000 devices). At this size the figures are
+start-up costs, not throughput: only
 completeness is asserted (the benchmark itself checks that every stage saw every event, that
 the hourly batch job counted them all and that DuckDB gives the same totals), and that every
 figure is there: the start-up, one 1,000-event burst and a short freshness load on the live
@@ -36,6 +38,13 @@ STAGES = {
 }  # each over the whole backlog
 DURATIONS = {"startup_query", "startup_first_batch", "batch_fixed", "freshness_2000"}
 BURSTS = {"micro_batch", "micro_batch_max"}
+# The same speed-layer figures with a (small here) field fleet, against the small fleet's.
+FIELD = {
+    f"{k}_field"
+    for k in ("speed_layer", "startup_query", "startup_first_batch", "freshness_2000", *BURSTS)
+}
+DRIVER = {"driver_cpu", "driver_cpu_field"}
+DAILY_EVENTS = 500  # an hour of the field fleet's day
 
 
 def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
@@ -60,6 +69,14 @@ def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
             "2000",
             "--fresh-seconds",
             "5",
+            "--field-users",
+            "3000",
+            "--field-antennas",
+            "20",
+            "--daily-events",
+            str(DAILY_EVENTS),
+            "--serving-devices",
+            "2000",
             "--json",
             str(figures_file),
         ],
@@ -72,7 +89,7 @@ def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     document = json.loads(figures_file.read_text())
     figures = {f["key"]: f for f in document["figures"]}
-    assert set(figures) == STAGES | DURATIONS | BURSTS
+    assert set(figures) == STAGES | DURATIONS | BURSTS | FIELD | DRIVER | {"daily_field"}
     assert all(figures[k]["events"] == 5000 and figures[k]["seconds"] > 0 for k in STAGES)
     assert all(figures[k]["events"] is None and figures[k]["seconds"] > 0 for k in DURATIONS)
     assert figures["startup_first_batch"]["seconds"] > figures["startup_query"]["seconds"]
@@ -85,8 +102,20 @@ def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
     assert figures["micro_batch_max"]["seconds"] >= burst["seconds"]
     fresh = figures["freshness_2000"]["freshness"]
     assert fresh["probes_sent"] > 0 and fresh["probes_seen"] > 0  # its p95 is finite
-    # The drain's batch lines were parsed: every record in them, the driver's cost if printed.
-    (drain,) = document["drains"]
+    # The field fleet's figures: each against the small fleet's same figure.
+    assert all(figures[k]["baseline"] == k.removesuffix("_field") for k in FIELD)
+    assert figures["speed_layer_field"]["events"] == 5000
+    assert figures["speed_layer_field"]["vs_baseline"] > 0
+    assert figures["driver_cpu_field"]["baseline"] == "driver_cpu"
+    assert [t["kind"] for t in figures["driver_cpu_field"]["targets"]] == ["seconds", "slowdown"]
+    # The daily recompute: every event of the 24 hours counted, each process's memory sampled.
+    daily = figures["daily_field"]
+    assert daily["events"] == 24 * DAILY_EVENTS and daily["seconds"] > 0
+    assert daily["bytes_hourly_rows"] > 0
+    assert all(daily["peak_rss_mib"][kind] > 0 for kind in ("driver", "jvm", "workers"))
+    # The drains' batch lines were parsed: every record in them, the driver's cost if printed.
+    drain, field_drain = document["drains"]
+    assert sum(b["records"] for b in field_drain["batches"]) == 5000
     assert sum(b["records"] for b in drain["batches"]) == 5000
     assert all(b["seconds"] > 0 for b in drain["batches"])
     assert all(b["driver_cpu"] is None or b["driver_cpu"] > 0 for b in drain["batches"])
@@ -99,5 +128,7 @@ def test_benchmark_runs_every_stage_and_counts_every_event(pg, tmp_path):
     assert len(rows) == len(figures)
     assert any(p.startswith("driver per micro-batch") for p in parts)
     assert any(p.startswith("freshness,") for p in parts)
+    serving = next(p for p in parts if p.startswith("PostgreSQL at field size"))
+    assert "2,000 devices" in serving and "traffic_windows user" in serving
     # The events really went through the speed layer into PostgreSQL.
     assert pg.execute("SELECT count(*) FROM bytes").fetchone()[0] > 0
