@@ -48,7 +48,7 @@ def load_hour(settings: config.Settings, devices: int, antennas: int) -> int:
             conn.execute(
                 f"INSERT INTO bytes (timestamp, id, value, type) SELECT {window}, {key},"
                 f" (d * 7919 + w * 104729) %% 2000000, %(type)s"
-                f" FROM generate_series(0, 11) w, generate_series(1, %(n)s) d",
+                f" FROM generate_series(0, 11) w, generate_series(1, %(n)s::BIGINT) d",
                 {"hour": HOUR, "n": n, "type": kind},
             )
         conn.execute(
@@ -74,9 +74,9 @@ def move_rate(settings: config.Settings, devices: int, antennas: int, batches: i
             conn.execute(
                 f"INSERT INTO staged_bytes (token, part, timestamp, id, value, type)"
                 f" SELECT %(token)s, 0, %(w)s, {DEVICE}, 10, 'user_bytes_total'"
-                f" FROM generate_series(%(first)s, %(devices)s, 50) d"
+                f" FROM generate_series(%(first)s::BIGINT, %(devices)s, 50) d"
                 f" UNION ALL SELECT %(token)s, 0, %(w)s, {ANTENNA}, 10, 'antenna_bytes_total'"
-                f" FROM generate_series(1, %(antennas)s) d"
+                f" FROM generate_series(1, %(antennas)s::BIGINT) d"
                 f" UNION ALL SELECT %(token)s, 0, %(w)s, app, 10, 'app_bytes_total'"
                 f" FROM unnest(%(apps)s::TEXT[]) app",
                 {

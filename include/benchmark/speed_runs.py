@@ -78,7 +78,11 @@ def field_fleet_figures(
     finally:
         with contextlib.suppress(KafkaError):
             delete_topic(settings, topic)
-        shutil.rmtree(folder, ignore_errors=True)
+        # The speed layers' logs stay (per-step timings of each micro-batch); the data goes.
+        for data in folder.glob("raw*"):
+            shutil.rmtree(data, ignore_errors=True)
+        for data in folder.glob("checkpoints*"):
+            shutil.rmtree(data, ignore_errors=True)
     return (
         [fleets.field_figure(f, fleet) for f in drained],
         [fleets.field_drain(d, fleet) for d in measured],
