@@ -28,15 +28,8 @@ CREATE TABLE IF NOT EXISTS staged_quarantine (
 );
 CREATE INDEX IF NOT EXISTS staged_quarantine_token ON staged_quarantine (token, part);
 
-CREATE TABLE IF NOT EXISTS staged_bytes_hourly (
-    token     TEXT NOT NULL,
-    part      INTEGER NOT NULL,
-    timestamp TIMESTAMP NOT NULL,
-    id        TEXT NOT NULL,
-    value     BIGINT NOT NULL,
-    type      TEXT NOT NULL,
-    staged_at TIMESTAMPTZ NOT NULL DEFAULT now()
-);
+-- bytes_hourly has bytes' columns.
+CREATE TABLE IF NOT EXISTS staged_bytes_hourly (LIKE staged_bytes INCLUDING DEFAULTS);
 CREATE INDEX IF NOT EXISTS staged_bytes_hourly_token ON staged_bytes_hourly (token, part);
 
 CREATE TABLE IF NOT EXISTS staged_user_quota_limit (
