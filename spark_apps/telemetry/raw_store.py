@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
@@ -171,6 +172,10 @@ class Compaction(NamedTuple):
     copies_dropped: int  # rows landed twice from the same Kafka record
 
 
+def _stamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+
+
 def compact_hour(
     spark: SparkSession,
     root: str,
@@ -209,7 +214,9 @@ def compact_hour(
             f"compaction of {folder} wrote {written} rows for {rows}: nothing replaced"
         )
     new_files = [f for f in _list_files(fs, jvm, tmp) if f.endswith(".parquet")]
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    # Never an original's name: a compaction right after a killed one (the same second) would
+    # otherwise move its file onto the killed one's and then delete it as an original.
+    stamp = f"{_stamp()}-{uuid.uuid4().hex[:12]}"
     for i, source in enumerate(new_files):
         _move(fs, jvm, source, f"{folder}/compacted-{stamp}-{i:03d}.parquet")
     # A crash here leaves the hour twice (compacted file + originals): readers count equal

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from pyspark.sql import functions as F
 
 from telemetry import raw_store, transforms
@@ -99,3 +100,24 @@ def test_a_compaction_killed_mid_way_is_finished_by_the_next_one(spark, tmp_path
     assert (done.files_replaced, done.rows, done.copies_dropped) == (originals + 1, 5, 5)
     assert [r.kafka_offset for r in hour_rows(spark, tmp_path)] == [0, 1, 2, 3, 4]
     assert list((tmp_path / "_staging").glob("*")) == []
+
+
+def test_a_compaction_in_the_same_second_as_a_killed_one_keeps_every_row(
+    spark, tmp_path, monkeypatch
+):
+    """The killed compaction's file and the next one's were both named after the second they
+    ran in: within one second the second moved its file onto the first's, then deleted it as an
+    original, and the hour was empty (seen once in CI)."""
+    monkeypatch.setattr(raw_store, "_stamp", lambda: "20261206T120000")
+    root = str(tmp_path)
+    raw_store.land_batch(batch(spark, range(0, 3)), root, 0)
+    raw_store.land_batch(batch(spark, range(3, 5)), root, 1)
+
+    def kill() -> None:
+        raise InterruptedError
+
+    with pytest.raises(InterruptedError):
+        raw_store.compact_hour(spark, root, HOUR, before_removing_originals=kill)
+    raw_store.compact_hour(spark, root, HOUR)
+    assert [r.kafka_offset for r in hour_rows(spark, tmp_path)] == [0, 1, 2, 3, 4]
+    assert len(hour_files(tmp_path)) == 1
