@@ -111,7 +111,7 @@ def recompute_hours(
                 ("user_quota_limit", over_quota, postgres.QUOTA_COLUMNS),
             ):
                 began = time.monotonic()
-                target = pg_stage.Target(settings.pg_dsn, table, columns, settings.pg_retry_seconds)
+                target = pg_stage.Target.of(settings, table, columns)
                 staged[table] = pg_stage.total(pg_stage.stage(frame, target, token))
                 steps[table] = time.monotonic() - began
             began = time.monotonic()

@@ -24,6 +24,8 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
+from telemetry.config import Settings
+
 # What each staging task reports: its partition and the rows it staged.
 STAGED_SCHEMA = "part int, rows long"
 _STAGED_ARROW = pa.schema([("part", pa.int32()), ("rows", pa.int64())])
@@ -48,6 +50,11 @@ class Target:
     columns: tuple[str, ...]
     retry_seconds: float = 60.0
 
+    @classmethod
+    def of(cls, settings: Settings, table: str, columns: tuple[str, ...]) -> Target:
+        """The writer's role (``settings``), waiting for PostgreSQL as its driver does."""
+        return cls(settings.pg_dsn, table, columns, settings.pg_retry_seconds)
+
     @property
     def staged(self) -> str:
         return f"staged_{self.table}"
@@ -66,13 +73,11 @@ def _drop_connection(dsn: str) -> None:
         conn.close()
 
 
-def _copy_partition(
-    target: Target, token: str, part: int, rows: Iterator[tuple], retry_seconds: float
-) -> int:
+def _copy_partition(target: Target, token: str, part: int, rows: Iterator[tuple]) -> int:
     """One transaction: the partition's earlier rows deleted, its rows COPYed. PostgreSQL away
     (restarting, a network cut) before the COPY began is waited for, as the driver's writes
     wait (postgres.with_retry); once rows were consumed a failure fails the task."""
-    deadline, delay = time.monotonic() + retry_seconds, 0.5
+    deadline, delay = time.monotonic() + target.retry_seconds, 0.5
     names = ", ".join(("token", "part", *target.columns))
     while True:
         copying = False
@@ -116,7 +121,7 @@ def stage(frame: DataFrame, target: Target, token: str) -> DataFrame:
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         part = _partition_id()
         rows = _rows(batches, target.columns)
-        count = _copy_partition(target, token, part, rows, target.retry_seconds)
+        count = _copy_partition(target, token, part, rows)
         yield pa.RecordBatch.from_pydict({"part": [part], "rows": [count]}, schema=_STAGED_ARROW)
 
     return frame.select(*target.columns).mapInArrow(write, STAGED_SCHEMA)
@@ -144,7 +149,7 @@ def stage_where(
                 kept.append(batch.filter(pc.invert(mask)))
                 yield from _rows([batch.filter(mask)], target.columns)
 
-        count = _copy_partition(target, token, part, flagged(), target.retry_seconds)
+        count = _copy_partition(target, token, part, flagged())
         yield from kept
         if kept:  # an empty partition staged nothing and has nothing to report
             row = {name: None for name in names} | tally(part, count)

@@ -119,9 +119,10 @@ class MicroBatchWriter:
         keep = False  # the checkpoint becomes the next state's source once committed
         try:
             records = judged.where(~F.col("_state"))
+            windows = pg_stage.Target.of(settings, "bytes", WINDOW_TOTAL_COLUMNS)
             summary = BatchSummary.of(
                 records.transform(summarize(settings.window_seconds))
-                .transform(stage_windows(self._target("bytes", WINDOW_TOTAL_COLUMNS), token))
+                .transform(stage_windows(windows, token))
                 .collect()
             )
             step("judge")
@@ -151,9 +152,6 @@ class MicroBatchWriter:
             + ")"
         )
 
-    def _target(self, table: str, columns: tuple[str, ...]) -> pg_stage.Target:
-        return pg_stage.Target(self.settings.pg_dsn, table, columns, self.settings.pg_retry_seconds)
-
     def _commit(
         self,
         rejected: DataFrame,
@@ -171,7 +169,7 @@ class MicroBatchWriter:
             rejected = rejected.withColumn(
                 "kafka_timestamp", transforms.utc_wallclock("kafka_timestamp")
             )
-            target = self._target("quarantine", QUARANTINE_COLUMNS)
+            target = pg_stage.Target.of(settings, "quarantine", QUARANTINE_COLUMNS)
             staged_rejects = pg_stage.total(pg_stage.stage(rejected, target, token))
             if staged_rejects != summary.rejected:
                 raise postgres.StagedRowsError(
