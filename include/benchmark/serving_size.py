@@ -35,7 +35,10 @@ ANTENNA = "'00000000-0000-0000-0000-1' || lpad(d::TEXT, 11, '0')"
 def load_hour(settings: config.Settings, devices: int, antennas: int) -> int:
     """The hour's windows, in its day's partition (as retention creates them); returns rows."""
     with postgres.connect(settings) as conn:
-        conn.execute("SELECT lambda_ensure_partitions('bytes', %s, %s)", (HOUR.date(),) * 2)
+        conn.execute(
+            "SELECT lambda_ensure_partitions(t, %s, %s) FROM unnest(%s::regclass[]) t",
+            (HOUR.date(), HOUR.date(), ["bytes", "bytes_by_hour"]),
+        )
         conn.execute(
             "DELETE FROM bytes WHERE timestamp >= %s AND timestamp < %s",
             (HOUR, HOUR + timedelta(hours=1)),
@@ -56,7 +59,7 @@ def load_hour(settings: config.Settings, devices: int, antennas: int) -> int:
             " 'app_bytes_total' FROM generate_series(0, 11) w, unnest(%(apps)s::TEXT[]) app",
             {"hour": HOUR, "apps": list(APPS)},
         )
-        conn.execute("ANALYZE bytes")
+        conn.execute("ANALYZE bytes, bytes_by_hour")
         return conn.execute(
             "SELECT count(*) FROM bytes WHERE timestamp >= %s AND timestamp < %s",
             (HOUR, HOUR + timedelta(hours=1)),

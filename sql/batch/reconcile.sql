@@ -12,9 +12,9 @@ WITH bounds AS (
 types AS (
     SELECT unnest(ARRAY['antenna_bytes_total', 'user_bytes_total', 'app_bytes_total']) AS type
 ),
-speed AS (
-    SELECT date_trunc('hour', b.timestamp) AS timestamp, b.type, saturating_bigint(sum(b.value)) AS total
-    FROM bytes b, bounds
+speed AS (  -- bytes_by_hour: the windows' sums per hour and key, a twelfth of their rows
+    SELECT b.timestamp, b.type, saturating_bigint(sum(b.value)) AS total
+    FROM bytes_by_hour b, bounds
     WHERE b.timestamp >= bounds.start_ts AND b.timestamp < bounds.end_ts
     GROUP BY 1, 2
 ),

@@ -7,8 +7,8 @@
 -- so the task is idempotent and its result does not depend on when it runs. A day the batch
 -- layer has not published (events landed, no serving_days row) is never dropped, however old.
 --
--- Lock order: the partition drops take each parent table exclusively (bytes, quarantine,
--- reconciliation, the speed layer's order) and only then are DEFAULT partitions locked to
+-- Lock order: the partition drops take each parent table exclusively (bytes, bytes_by_hour,
+-- quarantine, reconciliation, the speed layer's order) and only then are DEFAULT partitions locked to
 -- create new days; lock_timeout makes a task that waits behind a long reader fail and retry
 -- instead of queueing every writer behind it.
 -- Bind parameters (include/lambda_airflow.py RETENTION): interval_start, interval_end (ISO 8601
@@ -72,8 +72,9 @@ unpublished AS (
 ),
 horizons (position, tbl, days) AS (
     VALUES (1, CAST('bytes' AS REGCLASS), CAST(%(retain_windows_days)s AS INTEGER)),
-           (2, CAST('quarantine' AS REGCLASS), CAST(%(retain_quarantine_days)s AS INTEGER)),
-           (3, CAST('reconciliation' AS REGCLASS),
+           (2, CAST('bytes_by_hour' AS REGCLASS), CAST(%(retain_windows_days)s AS INTEGER)),
+           (3, CAST('quarantine' AS REGCLASS), CAST(%(retain_quarantine_days)s AS INTEGER)),
+           (4, CAST('reconciliation' AS REGCLASS),
             CAST(%(retain_reconciliation_days)s AS INTEGER))
 )
 SELECT CAST(h.tbl AS TEXT) AS table_name, d.partition_name, d.row_count
@@ -87,4 +88,5 @@ ORDER BY h.position, d.partition_name;
 -- created, with the rows the DEFAULT partition holds for it. Returns the partitions created.
 SELECT lambda_ensure_partitions(t.tbl, p.today, p.today + 7) AS created
 FROM (SELECT CAST(CAST(%(interval_end)s AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS DATE) AS today) p
-CROSS JOIN unnest(ARRAY['bytes', 'quarantine', 'reconciliation']::REGCLASS[]) AS t (tbl);
+CROSS JOIN unnest(ARRAY['bytes', 'bytes_by_hour', 'quarantine', 'reconciliation']::REGCLASS[])
+    AS t (tbl);

@@ -22,7 +22,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA public
 -- Speed layer (spark_apps/telemetry/postgres.py SpeedWriter): adds to windows, inserts
 -- quarantined records, moves its offsets and progress; the upserts read rows. Its executors
 -- stage the window deltas and the quarantine (telemetry.pg_stage), its driver moves and deletes
--- them.
+-- them. Its writes to bytes keep bytes_by_hour through the owner's triggers (no grant of its own).
 GRANT SELECT, INSERT, UPDATE ON bytes TO :"speed_role";
 GRANT SELECT, INSERT ON quarantine TO :"speed_role";
 GRANT SELECT, INSERT, DELETE ON staged_bytes, staged_quarantine TO :"speed_role";
@@ -43,8 +43,8 @@ GRANT SELECT ON serving_days, landed_hours TO :"batch_role";
 -- hours. Of the quarantine only the time and the reason are read (counts per hour, per day and
 -- reason), never the payloads. Retention (sql/batch/retention.sql) creates and drops daily
 -- partitions only through the two owner's functions, and expires the small tables' rows.
-GRANT SELECT ON speed_layer_progress, bytes, bytes_hourly, batch_hourly_stats, landed_hours
-    TO :"airflow_role";
+GRANT SELECT ON speed_layer_progress, bytes, bytes_by_hour, bytes_hourly, batch_hourly_stats,
+    landed_hours TO :"airflow_role";
 GRANT SELECT (kafka_timestamp, reason) ON quarantine TO :"airflow_role";
 GRANT SELECT, INSERT, UPDATE ON reconciliation, serving_hours, serving_days TO :"airflow_role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON batch_requests, quarantine_daily TO :"airflow_role";

@@ -70,7 +70,7 @@ def speed_windows(pg, start, end) -> dict[tuple, int]:
 
 
 def checked_tables(daily: bool) -> tuple[str, ...]:
-    return ("bytes", "bytes_hourly", "user_quota_limit") + (
+    return ("bytes", "bytes_by_hour", "bytes_hourly", "user_quota_limit") + (
         ("bytes_daily", "serving") if daily else ("serving",)
     )
 
@@ -107,10 +107,14 @@ def check_everything(settings, spark, topic, ledger: Ledger, day, start, end, da
             1 for k, reason in hostile.items() if k in quarantined and quarantined[k] != reason
         )
         truth = batch_truth(pg, ledger, day)
-        found["bytes_ok"] = speed_windows(pg, start, end) == expected_windows(
-            ledger.valid_events(), 300
-        )
+        windows = expected_windows(ledger.valid_events(), 300)
+        found["bytes_ok"] = speed_windows(pg, start, end) == windows
         between = (start, end)
+        # The hourly sums the triggers keep (sql/schema/002_bytes_by_hour.sql), from the truth.
+        by_hour: Counter = Counter()
+        for (ts, kind, key), value in windows.items():
+            by_hour[(ts.replace(minute=0, second=0), kind, key)] += value
+        found["bytes_by_hour_ok"] = table(pg, "bytes_by_hour", between) == dict(by_hour)
         found["bytes_hourly_ok"] = table(pg, "bytes_hourly", between) == truth["hourly"]
         found["user_quota_limit_ok"] = quota_rows(pg, between) == truth["over_quota"]
         if daily:

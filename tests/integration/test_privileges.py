@@ -60,6 +60,7 @@ EXPECTED_GRANTS = {
             for t in (
                 "speed_layer_progress",
                 "bytes",
+                "bytes_by_hour",  # reconcile.sql's speed totals
                 "bytes_hourly",
                 "batch_hourly_stats",
                 "landed_hours",

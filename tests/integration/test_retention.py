@@ -26,8 +26,13 @@ DAY = dt.timedelta(days=1)
 # Landed events, no daily run: never dropped (one in a daily partition, one in DEFAULT).
 UNPUBLISHED = (dt.datetime(2005, 4, 10), dt.datetime(2005, 5, 10))
 FIRST_PARTITION = dt.datetime(2005, 5, 1)  # the fixture's days before it sit in DEFAULT
-PARTITIONED = ("bytes", "quarantine", "reconciliation")
-KEY = {"bytes": "timestamp", "quarantine": "kafka_timestamp", "reconciliation": "timestamp"}
+PARTITIONED = ("bytes", "bytes_by_hour", "quarantine", "reconciliation")
+KEY = {
+    "bytes": "timestamp",
+    "bytes_by_hour": "timestamp",
+    "quarantine": "kafka_timestamp",
+    "reconciliation": "timestamp",
+}
 
 
 def retention_params(settings: config.Settings) -> dict:
@@ -108,13 +113,13 @@ def test_each_growing_table_has_daily_partitions_and_a_default(pg):
 
 # The dashboard's queries over a time range, and the partitioned table each reads.
 DASHBOARD_READS = {
-    "traffic_windows": "bytes",
-    "traffic_hourly": "bytes",
-    "quota_warning": "bytes",
-    "quarantine_by_reason": "quarantine",
-    "quarantine_latest": "quarantine",
-    "quarantine_latest_hidden": "quarantine",
-    "reconciliation": "reconciliation",
+    "traffic_windows": ("bytes", "bytes_by_hour"),
+    "traffic_hourly": ("bytes_by_hour",),
+    "quota_warning": ("bytes_by_hour",),
+    "quarantine_by_reason": ("quarantine",),
+    "quarantine_latest": ("quarantine",),
+    "quarantine_latest_hidden": ("quarantine",),
+    "reconciliation": ("reconciliation",),
 }
 
 
@@ -123,17 +128,19 @@ def test_a_dashboard_range_reads_one_daily_partition(settings):
     params = {"type": "app_bytes_total", "key": None, "top_n": 10, "max_rows": 10}
     params.update(start=hour, end=hour + dt.timedelta(hours=1))
     with psycopg.connect(settings.as_role("reader").pg_dsn) as conn:
-        for name, table in DASHBOARD_READS.items():
+        for name, tables in DASHBOARD_READS.items():
             sql = (REPO / "sql" / "dashboard" / f"{name}.sql").read_text()
             plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + sql, params).fetchall())
-            scanned = set(re.findall(rf" on ({table}_(?:p\d{{8}}|default))\b", plan))
-            assert scanned == {f"{table}_p{hour:%Y%m%d}"}, (name, plan)
+            for table in tables:
+                scanned = set(re.findall(rf" on ({table}_(?:p\d{{8}}|default))\b", plan))
+                assert scanned == {f"{table}_p{hour:%Y%m%d}"}, (name, table, plan)
 
 
 def test_retention_drops_old_days_but_never_an_unpublished_one(pg, settings, history):
     run_retention(settings)
     for table, keep in (
         ("bytes", settings.retain_windows_days),
+        ("bytes_by_hour", settings.retain_windows_days),  # the same days as bytes
         ("quarantine", settings.retain_quarantine_days),
         ("reconciliation", settings.retain_reconciliation_days),
     ):
