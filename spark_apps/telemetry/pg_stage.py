@@ -12,15 +12,17 @@ moves against the counts the tasks reported: a staged row lost is an error, neve
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
@@ -73,10 +75,31 @@ def _drop_connection(dsn: str) -> None:
         conn.close()
 
 
-def _copy_partition(target: Target, token: str, part: int, rows: Iterator[tuple]) -> int:
-    """One transaction: the partition's earlier rows deleted, its rows COPYed. PostgreSQL away
-    (restarting, a network cut) before the COPY began is waited for, as the driver's writes
-    wait (postgres.with_retry); once rows were consumed a failure fails the task."""
+def _csv(token: str, part: int, batch: pa.RecordBatch) -> bytes:
+    """A batch's rows as COPY's CSV, formatted by Arrow: a Python call per row and value cost
+    0.7 s per 186,000 window rows (a micro-batch of 20,000 events/s at a million devices),
+    Arrow 0.04 s. Strings are always quoted (an empty one stays empty), a null is left empty."""
+    n = batch.num_rows
+    keys = [pa.array([token] * n, pa.string()), pa.array([part] * n, pa.int32())]
+    table = pa.Table.from_arrays(keys + batch.columns, names=["token", "part", *batch.schema.names])
+    out = io.BytesIO()
+    pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False))
+    return out.getvalue()
+
+
+def _arrow_formats(schema: pa.Schema) -> bool:
+    """Whether Arrow's CSV says every column as PostgreSQL reads it: not binary (bytea wants
+    its own escaping, so the quarantine's payloads go row by row)."""
+    return not any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in schema)
+
+
+def _copy_partition(
+    target: Target, token: str, part: int, batches: Iterator[pa.RecordBatch]
+) -> int:
+    """One transaction: the partition's earlier rows deleted, its rows (``batches``, the
+    target's columns in order) COPYed. PostgreSQL away (restarting, a network cut) before the
+    COPY began is waited for, as the driver's writes wait (postgres.with_retry); once rows were
+    consumed a failure fails the task."""
     deadline, delay = time.monotonic() + target.retry_seconds, 0.5
     names = ", ".join(("token", "part", *target.columns))
     while True:
@@ -89,10 +112,18 @@ def _copy_partition(target: Target, token: str, part: int, rows: Iterator[tuple]
                     f"DELETE FROM {target.staged} WHERE token = %s AND part = %s", (token, part)
                 )
                 copying, count = True, 0
-                with conn.cursor().copy(f"COPY {target.staged} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row((token, part, *row))
-                        count += 1
+                for batch in batches:
+                    if batch.num_rows == 0:
+                        continue
+                    csv = _arrow_formats(batch.schema)
+                    statement = f"COPY {target.staged} ({names}) FROM STDIN"
+                    with conn.cursor().copy(statement + (" (FORMAT csv)" if csv else "")) as copy:
+                        if csv:
+                            copy.write(_csv(token, part, batch))
+                        else:
+                            for row in _rows(batch):
+                                copy.write_row((token, part, *row))
+                    count += batch.num_rows
             return count
         except psycopg.Error as exc:
             _drop_connection(target.dsn)
@@ -103,9 +134,12 @@ def _copy_partition(target: Target, token: str, part: int, rows: Iterator[tuple]
             delay = min(delay * 2, 10.0)
 
 
-def _rows(batches: Iterable[pa.RecordBatch], columns: Sequence[str]) -> Iterator[tuple]:
-    for batch in batches:
-        yield from zip(*(batch.column(c).to_pylist() for c in columns), strict=True)
+def _columns(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([batch.column(c) for c in columns], names=list(columns))
+
+
+def _rows(batch: pa.RecordBatch) -> Iterator[tuple]:
+    return zip(*(column.to_pylist() for column in batch.columns), strict=True)
 
 
 def _partition_id() -> int:
@@ -120,8 +154,7 @@ def stage(frame: DataFrame, target: Target, token: str) -> DataFrame:
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         part = _partition_id()
-        rows = _rows(batches, target.columns)
-        count = _copy_partition(target, token, part, rows)
+        count = _copy_partition(target, token, part, batches)
         yield pa.RecordBatch.from_pydict({"part": [part], "rows": [count]}, schema=_STAGED_ARROW)
 
     return frame.select(*target.columns).mapInArrow(write, STAGED_SCHEMA)
@@ -143,11 +176,11 @@ def stage_where(
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         part, kept = _partition_id(), []
 
-        def flagged() -> Iterator[tuple]:
+        def flagged() -> Iterator[pa.RecordBatch]:
             for batch in batches:
                 mask = batch.column(flag)
                 kept.append(batch.filter(pc.invert(mask)))
-                yield from _rows([batch.filter(mask)], target.columns)
+                yield _columns(batch.filter(mask), target.columns)
 
         count = _copy_partition(target, token, part, flagged())
         yield from kept

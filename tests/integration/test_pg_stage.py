@@ -103,3 +103,27 @@ def test_quarantine_rows_keep_their_bytes_through_the_executors(spark, pg, setti
     kept = pg.execute("SELECT kafka_offset, payload, kafka_timestamp FROM quarantine ORDER BY 1")
     broker = dt.datetime.fromtimestamp(T0, dt.UTC).replace(tzinfo=None)
     assert kept.fetchall() == [(DEVICES, b"{\x00", broker), (DEVICES + 1, b"{\x00", broker)]
+
+
+def test_text_that_csv_would_misread_is_staged_as_it_was(spark, pg, settings):
+    """Window rows go to COPY as Arrow's CSV (pg_stage._csv): quotes, commas, newlines, a
+    backslash, COPY's end marker, an empty string and non-ASCII keys arrive unchanged, and both
+    TIMESTAMP kinds Spark hands over (with and without a time zone) as the same UTC time."""
+    keys = ['a,"b"', "line\nbreak", "back\\slash", "\\.", "", "ünï €", " padded "]
+    at = dt.datetime(2026, 1, 2, 3, 5)
+    frame = spark.createDataFrame(
+        [(at, key, n, "user_bytes_total") for n, key in enumerate(keys)],
+        "timestamp timestamp_ntz, id string, value long, type string",
+    )
+    target = pg_stage.Target(settings.as_role("speed").pg_dsn, "bytes", WINDOW_TOTAL_COLUMNS)
+    for kind, typed in (
+        ("ntz", frame),
+        ("utc", frame.withColumn("timestamp", F.col("timestamp").cast("timestamp"))),
+    ):
+        token = f"csv-{kind}"
+        assert pg_stage.total(pg_stage.stage(typed.repartition(2), target, token)) == len(keys)
+        rows = pg.execute(
+            "SELECT timestamp, id, value FROM staged_bytes WHERE token = %s ORDER BY value",
+            (token,),
+        ).fetchall()
+        assert rows == [(at, key, n) for n, key in enumerate(keys)], kind
