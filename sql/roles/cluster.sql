@@ -19,7 +19,7 @@ ALTER ROLE :"metadata_role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :
 -- People and dashboards: a write fails even before the privilege check.
 ALTER ROLE :"reader_role" SET default_transaction_read_only = on;
 -- The dashboard's queries are short: compiling one (JIT) cost more than it saved at field size
--- (README "PostgreSQL at field size").
+-- (docs/design.md "Serving at field size").
 ALTER ROLE :"reader_role" SET jit = off;
 
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner_role')

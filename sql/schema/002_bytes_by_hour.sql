@@ -1,7 +1,7 @@
 -- The speed layer's windows summed per hour, type and key: what the dashboard ranks and the
 -- serving views serve for hours the batch layer has not published. With a million devices an
 -- hour holds about 12 million window rows but a million hour rows, so a top-N over an hour reads
--- a twelfth of the rows (README "PostgreSQL at field size").
+-- a twelfth of the rows (docs/design.md "Serving at field size").
 --
 -- Kept by statement triggers on bytes, in the writer's transaction: whoever writes bytes (the
 -- speed layer's move, a test, an operator's correction) keeps it equal to the windows' sums, and
