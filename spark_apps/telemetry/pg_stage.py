@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,10 +134,6 @@ def _copy_partition(
             delay = min(delay * 2, 10.0)
 
 
-def _columns(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([batch.column(c) for c in columns], names=list(columns))
-
-
 def _rows(batch: pa.RecordBatch) -> Iterator[tuple]:
     return zip(*(column.to_pylist() for column in batch.columns), strict=True)
 
@@ -180,7 +176,7 @@ def stage_where(
             for batch in batches:
                 mask = batch.column(flag)
                 kept.append(batch.filter(pc.invert(mask)))
-                yield _columns(batch.filter(mask), target.columns)
+                yield batch.filter(mask).select(list(target.columns))
 
         count = _copy_partition(target, token, part, flagged())
         yield from kept

@@ -17,6 +17,15 @@ pytestmark = pytest.mark.integration
 HOUR = dt.datetime(2004, 5, 6, 7)  # no other test writes this day
 
 
+@pytest.fixture(autouse=True)
+def partitions(pg) -> None:
+    """HOUR's daily partitions of both tables, as retention creates them."""
+    pg.execute(
+        "SELECT lambda_ensure_partitions(t, %s, %s) FROM unnest(%s::regclass[]) t",
+        (HOUR.date(), HOUR.date(), ["bytes", "bytes_by_hour"]),
+    )
+
+
 def window(minutes: int) -> dt.datetime:
     return HOUR + dt.timedelta(minutes=minutes)
 
@@ -59,10 +68,6 @@ def speed_move(settings, rows: list[tuple]) -> None:
 
 
 def test_every_write_to_bytes_keeps_the_hourly_sums(pg, settings):
-    pg.execute(
-        "SELECT lambda_ensure_partitions(t, %s, %s) FROM unnest(%s::regclass[]) t",
-        (HOUR.date(), HOUR.date(), ["bytes", "bytes_by_hour"]),
-    )
     user = "user_bytes_total"
     speed_move(
         settings,
@@ -98,10 +103,6 @@ def test_every_write_to_bytes_keeps_the_hourly_sums(pg, settings):
 
 
 def test_the_serving_view_serves_the_hourly_sums(pg, settings):
-    pg.execute(
-        "SELECT lambda_ensure_partitions(t, %s, %s) FROM unnest(%s::regclass[]) t",
-        (HOUR.date(), HOUR.date(), ["bytes", "bytes_by_hour"]),
-    )
     speed_move(settings, [(window(m), "cell-1", 3, "antenna_bytes_total") for m in (0, 5, 55)])
     rows = pg.execute(
         "SELECT timestamp, id, value, source FROM serving_bytes_hourly"
