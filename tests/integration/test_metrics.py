@@ -137,6 +137,8 @@ def test_scraped_figures_equal_the_tables_and_prometheus_evaluates_the_rules(
     lag = by_label(scrape(speed), "lambda_speed_kafka_lag_records", "partition")
     assert len(lag) == settings.kafka_partitions
     assert s[("lambda_speed_restarts_total", ())] == 0
+    # The duplicate state's blocks on the executors (the soak watches it grow or not).
+    assert s[("lambda_speed_state_bytes", ())] > 0
     free, capacity = (s[(f"lambda_raw_storage_{k}_bytes", ())] for k in ("free", "capacity"))
     disk = os.statvfs(speed_layer_env["LAMBDA_RAW_DIR"])
     assert capacity == disk.f_blocks * disk.f_frsize

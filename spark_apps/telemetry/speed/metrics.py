@@ -99,6 +99,11 @@ class SpeedMetrics:
             "Free space of the Parquet dataset's file system",
             registry=r,
         )
+        self.state_bytes = Gauge(
+            "lambda_speed_state_bytes",
+            "Executors' blocks the duplicate state is read from (the last judged micro-batch)",
+            registry=r,
+        )
         self.storage_capacity = Gauge(
             "lambda_raw_storage_capacity_bytes",
             "Capacity of the Parquet dataset's file system",
@@ -121,6 +126,9 @@ class SpeedMetrics:
         if watermark is not None:
             self._watermark = float(watermark)
             self.watermark.set(watermark)
+
+    def state(self, cached_bytes: int) -> None:
+        self.state_bytes.set(cached_bytes)
 
     def lag(self, per_partition: dict[str, int]) -> None:
         for partition, behind in per_partition.items():

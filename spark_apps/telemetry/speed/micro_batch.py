@@ -142,11 +142,14 @@ class MicroBatchWriter:
                 judged.transform(verdicts.kept_keys(self.watermark)), materialized=judged
             )
             keep = True
+            state = self.seen.cached_bytes()
+            if self.metrics is not None:
+                self.metrics.state(state)
         finally:
             if not keep:
                 release(judged)
         return (
-            f"{summary.line()}, watermark {utc(watermark)}, "
+            f"{summary.line()}, watermark {utc(watermark)}, state {state / 2**20:.1f} MiB, "
             f"{time.perf_counter() - started:.2f} s ("
             + ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
             + ")"

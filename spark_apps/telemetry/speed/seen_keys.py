@@ -76,6 +76,12 @@ class SeenKeys:
         self.replace(counted)
         return self.frame.count()
 
+    def cached_bytes(self) -> int:
+        """What the executors hold for the state now (memory and disk), from the driver's block
+        manager master: a figure per cached RDD (two or three here), no job."""
+        infos = self.spark.sparkContext._jsc.sc().getRDDStorageInfo()
+        return sum(info.memSize() + info.diskSize() for info in infos)
+
     def replace(self, frame: DataFrame, materialized: DataFrame | None = None) -> None:
         """The next state. ``materialized``: the checkpointed frame ``frame`` filters (a batch's
         judged records), kept until the state after it; otherwise ``frame`` is checkpointed now.
