@@ -1,5 +1,5 @@
 # Thin wrappers over include/scripts: every target runs set-up itself when needed.
-.PHONY: demo up down status test chaos cluster-test bench lint setup
+.PHONY: demo up down status test chaos soak cluster-test bench lint setup
 
 demo:   ## everything, in the foreground, with the simulator; Ctrl-C stops what it started
 	@bash include/scripts/demo.sh
@@ -18,6 +18,9 @@ test:   ## set-up, start test services, lint, all tests, stop
 
 chaos:  ## the long fault-injection run (kills, outages, hostile payloads), about 10 minutes
 	@bash include/scripts/chaos.sh
+
+soak:   ## the whole stack an hour under the field's load (make soak ARGS="--minutes 90")
+	@bash include/scripts/soak.sh $(ARGS)
 
 cluster-test:  ## Spark standalone (2 workers), 3 Kafka brokers, HDFS; a broker and a worker killed
 	@bash include/scripts/cluster_test.sh $(ARGS)

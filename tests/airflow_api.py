@@ -53,16 +53,25 @@ class AirflowApi:
             },
         )
 
-    def trigger(self, dag_id: str, run_id: str, start: dt.datetime, end: dt.datetime) -> None:
+    def trigger(
+        self,
+        dag_id: str,
+        run_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        logical: dt.datetime | None = None,
+    ) -> None:
         """A run of the data interval [start, end) for the scheduler to run, as the schedule
-        would make it at ``end`` (naive UTC)."""
+        would make it at ``end`` (naive UTC); ``logical``: its logical date (unique per DAG),
+        a moment after ``end`` for a rerun beside a scheduled run (as the sweep makes them)."""
+        logical = logical or end
         self._call(
             "POST",
             f"/api/v2/dags/{dag_id}/dagRuns",
             {
                 "dag_run_id": run_id,
-                "logical_date": f"{end.isoformat()}Z",
-                "run_after": f"{end.isoformat()}Z",
+                "logical_date": f"{logical.isoformat()}Z",
+                "run_after": f"{logical.isoformat()}Z",
                 "data_interval_start": f"{start.isoformat()}Z",
                 "data_interval_end": f"{end.isoformat()}Z",
             },

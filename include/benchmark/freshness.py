@@ -42,6 +42,17 @@ class Freshness:
     max: float
 
 
+def visible(conn: psycopg.Connection, windows: dict[str, datetime]) -> list[str]:
+    """The probes (app name -> its window's start) whose window row is in ``bytes``, looked up
+    by primary key."""
+    rows = conn.execute(
+        "SELECT id FROM bytes WHERE (timestamp, type, id) IN"
+        " (SELECT w, 'app_bytes_total', a FROM unnest(%s::TIMESTAMP[], %s::TEXT[]) AS p(w, a))",
+        (list(windows.values()), list(windows)),
+    ).fetchall()
+    return [app for (app,) in rows]
+
+
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -104,12 +115,7 @@ def measure(
                 now = time.perf_counter()
                 waiting = [app for app in list(sent) if app not in seen]
                 if waiting:
-                    for (app,) in conn.execute(
-                        "SELECT id FROM bytes WHERE (timestamp, type, id) IN"
-                        " (SELECT w, 'app_bytes_total', a FROM unnest(%s::TIMESTAMP[], %s::TEXT[])"
-                        " AS p(w, a))",
-                        ([windows[a] for a in waiting], waiting),
-                    ).fetchall():
+                    for app in visible(conn, {a: windows[a] for a in waiting}):
                         seen.setdefault(app, now)
                 if stop.is_set() and now > deadline:
                     break
