@@ -50,7 +50,7 @@ def slice_rows(slices: list[Slice], probes) -> list[dict]:
                 "batch_max": max(s.batches, default=math.nan),
                 "jvm": s.jvm_mib,
                 "python": s.python_mib,
-                "lag": s.lag,
+                "behind": s.behind,
                 "state": s.state_mib,
                 "bytes": s.table_mib.get("bytes", 0) + s.index_mib.get("bytes", 0),
                 "by_hour": s.table_mib.get("bytes_by_hour", 0)
@@ -95,7 +95,7 @@ def failures(rows: list[dict], found: dict, hourly: HourlyRun | None) -> list[st
 
 HEADER = (
     "slice  min  probes  fresh p50/p95 (s)  batch p50/max (s)  JVM/Python RSS (MiB)"
-    "  Kafka lag  state MiB  bytes MiB  by_hour MiB  open-hour files"
+    "  behind max  state MiB  bytes MiB  by_hour MiB  open-hour files"
 )
 
 
@@ -105,7 +105,7 @@ def render_row(r: dict) -> str:
         f" {r['p50']:8.2f} /{r['p95']:6.2f}"
         f" {r['batch_p50']:8.2f} /{r['batch_max']:6.2f}"
         f" {r['jvm']:10.0f} /{r['python']:5.0f}"
-        f" {r['lag']:10.0f} {r['state']:10.1f} {r['bytes']:10.0f} {r['by_hour']:12.0f}"
+        f" {r['behind']:10.0f} {r['state']:10.1f} {r['bytes']:10.0f} {r['by_hour']:12.0f}"
         f" {r['files']:16d}"
     )
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 
 from telemetry import config
 
@@ -30,7 +30,7 @@ from . import report, verify
 from .ledger import LedgerWriter
 from .load import LATE_SECONDS
 from .probes import Probes
-from .watch import Watcher, relation_sizes
+from .watch import Watcher, records_behind, relation_sizes
 
 pytestmark = pytest.mark.soak
 HOUR = dt.timedelta(hours=1)
@@ -109,29 +109,15 @@ def rerun_hours(settings, hours: list[dt.datetime], timeout: float = 3600) -> No
 
 
 def wait_drained(settings, timeout: float = 1800) -> None:
-    """The speed layer applied every record the topic holds (its offsets in PostgreSQL, the
-    topic's ends from Kafka)."""
+    """The speed layer applied every record the topic holds."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    deadline = time.monotonic() + timeout
     try:
-        parts = [TopicPartition(settings.kafka_topic, p) for p in range(settings.kafka_partitions)]
-        ends = {tp.partition: end for tp, end in consumer.end_offsets(parts).items()}
+        while (behind := records_behind(settings, consumer)) > 0:
+            assert time.monotonic() < deadline, f"not drained: {behind} records behind"
+            time.sleep(2)
     finally:
         consumer.close()
-    deadline = time.monotonic() + timeout
-    while True:
-        with psycopg.connect(settings.pg_dsn) as pg:
-            applied = dict(
-                pg.execute(
-                    "SELECT kafka_partition, applied_through FROM speed_layer_offsets"
-                    " WHERE kafka_topic = %s",
-                    (settings.kafka_topic,),
-                ).fetchall()
-            )
-        # applied_through is the last applied offset; a partition's end is the next one.
-        if all(applied.get(p, -1) + 1 >= end for p, end in ends.items() if end > 0):
-            return
-        assert time.monotonic() < deadline, f"not drained: applied {applied}, ends {ends}"
-        time.sleep(2)
 
 
 def test_soak(settings, soak_options, request, capsys):
