@@ -68,9 +68,14 @@ def hourly_runs(settings: config.Settings, since: dt.datetime) -> list[tuple]:
         ).fetchall()
 
 
-def boundary_run(settings, began: float, probes) -> report.HourlyRun | None:
-    """The scheduled run of the first hour that ended under load, and the freshness meanwhile."""
-    runs = hourly_runs(settings, utc(began))
+def boundary_run(settings, began: float, probes, timeout: float = 1800) -> report.HourlyRun | None:
+    """The scheduled run of the first hour that ended under load (once it finished: an hour
+    that ended near the load's end may still be running), and the freshness meanwhile."""
+    deadline = time.monotonic() + timeout
+    while (runs := hourly_runs(settings, utc(began))) and runs[0][1] not in ("success", "failed"):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(10)
     if not runs:
         return None
     start, state, run_start, run_end = runs[0]
