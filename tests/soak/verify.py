@@ -15,8 +15,6 @@ from pyspark.sql import functions as F
 from telemetry import config, raw_store
 from telemetry.schema import EVENT_FIELDS, EVENT_SCHEMA
 
-FIELDS = EVENT_FIELDS
-EVENT = EVENT_SCHEMA  # the ledger's payloads, read with from_json (no validation: all valid)
 KEYS = ("ts", "type", "key")
 BY_TYPE = (
     ("antenna_bytes_total", "antenna_id"),
@@ -100,11 +98,11 @@ def records(spark, settings, ledger: DataFrame, start, end, topic: str) -> dict[
         .agg(
             F.count(F.lit(1)).alias("n"),
             F.first("speed_status").alias("status"),
-            F.first(F.struct(*FIELDS)).alias("landed"),
+            F.first(F.struct(*EVENT_FIELDS)).alias("landed"),
         )
     )
     valid = ledger.where(F.col("kind") != "malformed").withColumn(
-        "sent", F.from_json(F.col("payload").cast("string"), EVENT)
+        "sent", F.from_json(F.col("payload").cast("string"), EVENT_SCHEMA)
     )
     both = valid.join(landed, ["kafka_partition", "kafka_offset"], "full_outer")
     matched = F.col("n").isNotNull() & F.col("kind").isNotNull()
@@ -155,10 +153,10 @@ def tables(spark, settings, ledger: DataFrame, start, end, batch_start, batch_en
     [start, end), the batch layer's over the hours it ran for, [batch_start, batch_end)."""
     events = (
         ledger.where(F.col("kind") != "malformed")
-        .select("expect", F.from_json(F.col("payload").cast("string"), EVENT).alias("e"))
+        .select("expect", F.from_json(F.col("payload").cast("string"), EVENT_SCHEMA).alias("e"))
         .select("expect", "e.*")
     )
-    counted = events.where(F.col("expect") == "counted").select(*FIELDS).distinct()
+    counted = events.where(F.col("expect") == "counted").select(*EVENT_FIELDS).distinct()
     windows = totals(counted, settings.window_seconds).cache()
     s, e, bs, be = epoch(start), epoch(end), epoch(batch_start), epoch(batch_end)
     by_hour = windows.groupBy((F.col("ts") - F.col("ts") % 3600).alias("ts"), "type", "key").agg(
@@ -168,7 +166,7 @@ def tables(spark, settings, ledger: DataFrame, start, end, batch_start, batch_en
     in_batch = (F.col("timestamp") >= bs) & (F.col("timestamp") < be)
     exact = (
         events.where(F.col("expect").isin("counted", "late") & in_batch)
-        .select(*FIELDS)
+        .select(*EVENT_FIELDS)
         .distinct()
         .join(F.broadcast(users), "id", "left")
         .cache()

@@ -1,8 +1,8 @@
 """What the soak watches, sampled every 10 s and kept per slice: the speed layer's micro-batch
 durations (its log), the resident memory of its JVM and of its Python driver (/proc), the records
 behind (Kafka's end offsets against the offsets it applied in PostgreSQL), the duplicate state's
-blocks (its metrics), and at each slice's end PostgreSQL's table and
-index sizes and the files of the open hour. The lambda_hourly runs come from Airflow's metadata
+blocks (its metrics), and at each slice's end PostgreSQL's table and index sizes and the files
+of the open hour. The lambda_hourly runs come from Airflow's metadata
 database."""
 
 from __future__ import annotations
