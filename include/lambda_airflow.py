@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.common.sql.sensors.sql import SqlSensor
@@ -58,7 +59,8 @@ def wait_for_interval(task_id: str) -> SqlSensor:
 
 class LambdaSparkSubmitOperator(SparkSubmitOperator):
     """SparkSubmitOperator with the project's jars, py-files and confs (submit_args, as the
-    service scripts use them), read on the worker when the task runs."""
+    service scripts use them), read on the worker when the task runs; spark-submit runs at
+    LAMBDA_BATCH_NICE, below the always-on speed layer."""
 
     def execute(self, context):
         if not Path(self.application).is_file():
@@ -67,7 +69,19 @@ class LambdaSparkSubmitOperator(SparkSubmitOperator):
         self.jars = submit_args.jars(settings) or None
         self.py_files = submit_args.py_files(settings)
         self.conf = {**submit_args.confs(settings), **(self.conf or {})}
+        self._hook = niced(self._get_hook(), settings.batch_nice)
         return super().execute(context)
+
+
+def niced(hook: SparkSubmitHook, nice: int) -> SparkSubmitHook:
+    """``hook`` whose spark-submit (and so its JVM and the Python driver, which inherit it) runs
+    under ``nice -n``: on a machine shared with the stream, the job gets the cores the stream
+    leaves. Only the child is niced: dag.test runs tasks inside the caller's process. The hook
+    has no setting for it, so its command builder is wrapped."""
+    if nice:
+        build = hook._build_spark_submit_command
+        hook._build_spark_submit_command = lambda app: ["nice", "-n", str(nice), *build(app)]
+    return hook
 
 
 def spark_job(task_id: str, app: str, args: list[str]) -> SparkSubmitOperator:

@@ -4,9 +4,11 @@ Shared by the privilege and secrets tests of both sessions."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,3 +145,29 @@ def project_processes(settings: config.Settings) -> set[int]:
 def leaks(text: str, secret_values: dict[str, str]) -> list[str]:
     """Names of the secrets that appear in text."""
     return sorted(name for name, value in secret_values.items() if value and value in text)
+
+
+class NiceSampler(threading.Thread):
+    """Samples, twice a second, the nice value of every process whose command line holds
+    ``marker``: {pid: its nice value when last seen}. A context manager."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__(daemon=True)
+        self.marker, self.seen = marker, {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            pids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+            for pid in pids:
+                if self.marker in command_line(pid):
+                    with contextlib.suppress(OSError):  # gone meanwhile
+                        self.seen[pid] = os.getpriority(os.PRIO_PROCESS, pid)
+
+    def __enter__(self) -> dict[int, int]:
+        self.start()
+        return self.seen
+
+    def __exit__(self, *_) -> None:
+        self.done.set()
+        self.join()

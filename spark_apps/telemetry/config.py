@@ -73,6 +73,13 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _env_nice(name: str, default: int) -> int:
+    value = _env_int(name, default)
+    if value > 19:
+        raise ConfigError(f"{name}={value} must be a nice value, 0 to 19")
+    return value
+
+
 def _duration_seconds(name: str, default: str) -> int:
     """Parse '90 seconds', '1 minute', '2 hours' (Spark interval words) into seconds."""
     raw = _env(name, default)
@@ -174,6 +181,9 @@ class Settings:
     hour_grace_seconds: int = 120
     hour_max_wait_seconds: int = 1800
     task_retry_delay_seconds: int = 60  # Airflow's wait before a failed task's next try
+    # The batch jobs' CPU priority (nice 0-19) on the machine that submits them: below the
+    # always-on speed layer's, so the top of the hour's job runs on the cores the stream leaves.
+    batch_nice: int = 10
     # The sweep (dags/lambda_sweep.py): how far back it looks for hours and days to (re)compute.
     sweep_lookback_hours: int = 72
     # Airflow
@@ -410,6 +420,7 @@ def load(role: str | None = None) -> Settings:
         hour_grace_seconds=_env_int("LAMBDA_HOUR_GRACE_SECONDS", 120),
         hour_max_wait_seconds=_env_int("LAMBDA_HOUR_MAX_WAIT_SECONDS", 1800),
         task_retry_delay_seconds=_env_int("LAMBDA_TASK_RETRY_DELAY_SECONDS", 60),
+        batch_nice=_env_nice("LAMBDA_BATCH_NICE", 10),
         sweep_lookback_hours=_env_int("LAMBDA_SWEEP_LOOKBACK_HOURS", 72, 1),
         airflow_port=_env_int("LAMBDA_AIRFLOW_PORT", 18080, 1),
         airflow_db=_env("LAMBDA_AIRFLOW_DB", "airflow"),

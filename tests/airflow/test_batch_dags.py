@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from .. import system
 from ..airflow_api import AirflowApi
 from .conftest import REPO, event, run_dag, snapshot, table, wait_until
 
@@ -74,7 +76,14 @@ def landed(base_day, land) -> None:
 
 
 @pytest.fixture(scope="module")
-def hourly_case(base_day, landed, pg):
+def batch_job_nice() -> Iterator[dict[int, int]]:
+    """The nice value of every process of a batch job this module's DAG runs start."""
+    with system.NiceSampler(str(REPO / "spark_apps" / "batch_")) as seen:
+        yield seen
+
+
+@pytest.fixture(scope="module")
+def hourly_case(base_day, landed, pg, batch_job_nice):
     """Hour 10:00 of the base day, computed by lambda_hourly."""
     hour = base_day + dt.timedelta(hours=10)
     events = hour_events(hour)
@@ -147,6 +156,15 @@ def test_hourly_run_gives_exact_totals_quota_serving_and_reconciliation(hourly_c
         (t, total - missed_by_speed, total, missed_by_speed, 2, missed_by_speed, 0, 0)
         for t in ("antenna_bytes_total", "app_bytes_total", "user_bytes_total")
     ]
+
+
+def test_batch_jobs_run_below_the_streams_priority(hourly_case, batch_job_nice, settings):
+    """On one machine the top of the hour's batch job must not take the live stream's cores
+    (the first soak: freshness p95 57 s while it ran): spark-submit, its JVM and the Python
+    driver run at LAMBDA_BATCH_NICE, the speed layer at the default priority."""
+    assert settings.batch_nice > 0
+    assert batch_job_nice, "no batch job process seen during the hourly run"
+    assert set(batch_job_nice.values()) == {settings.batch_nice}, batch_job_nice
 
 
 def test_rerunning_an_hour_leaves_identical_tables(hourly_case, pg):

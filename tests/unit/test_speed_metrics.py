@@ -94,6 +94,8 @@ def test_serving_on_a_taken_port_warns_and_port_0_serves_nothing(capsys):
             "counts per reason outlive the payloads",
         ),
         ({"LAMBDA_SPEED_METRICS_PORT": "x"}, "LAMBDA_SPEED_METRICS_PORT='x' is not an integer"),
+        ({"LAMBDA_BATCH_NICE": "20"}, "LAMBDA_BATCH_NICE=20 must be a nice value, 0 to 19"),
+        ({"LAMBDA_BATCH_NICE": "-5"}, "LAMBDA_BATCH_NICE=-5 must be >= 0"),
     ],
 )
 def test_bad_operating_settings_are_named(monkeypatch, env, message):
