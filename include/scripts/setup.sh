@@ -157,8 +157,8 @@ esac
 # test records that while its services start).
 want() { [ "$what" = "$1" ] || [ "$what" = all ] || { [ "$what" = base ] && [ "$1" != cds ]; }; }
 
-# The developer's Spark environment also has the benchmark's tools (requirements/bench.txt);
-# the images install requirements/spark.txt only.
+# The developer's Spark environment also has the benchmark's and the soak's tools
+# (requirements/bench.txt); the images install requirements/spark.txt only.
 if want spark || want cds; then
   make_venv "$VENV_SPARK" "$REPO/requirements/spark.txt" "$REPO/requirements/spark-constraints.txt" "$REPO/requirements/bench.txt"
 fi

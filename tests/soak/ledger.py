@@ -24,7 +24,7 @@ SCHEMA = pa.schema(
 
 
 class LedgerWriter:
-    """Collects acknowledged records (from kafka-python's callbacks, on its I/O thread) and
+    """Collects acknowledged records (from the producers' delivery callbacks) and
     writes them as ``<prefix>-<n>.parquet`` parts in ``folder`` on ``flush``."""
 
     def __init__(self, folder: Path, prefix: str) -> None:
@@ -44,9 +44,21 @@ class LedgerWriter:
 
         return callback
 
-    def on_error(self, exc: BaseException) -> None:
+    def delivered(self, kind: str, expect: str, payload: bytes):
+        """The same for confluent-kafka's delivery reports (the load's producer)."""
+
+        def report(err, message) -> None:
+            if err is not None:
+                self.on_error(RuntimeError(str(err)))
+                return
+            with self.lock:
+                self.rows.append((message.partition(), message.offset(), kind, expect, payload))
+
+        return report
+
+    def on_error(self, exc: BaseException, records: int = 1) -> None:
         with self.lock:
-            self.unacknowledged += 1
+            self.unacknowledged += records
             self.first_error = self.first_error or f"{type(exc).__name__}: {exc}"
 
     def flush(self) -> int:
