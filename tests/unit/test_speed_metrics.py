@@ -12,7 +12,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry import config
-from telemetry.speed.metrics import SpeedMetrics, partition_lag
+from telemetry.speed.kafka_lag import planned_lag
+from telemetry.speed.metrics import SpeedMetrics
 from telemetry.speed.summary import BatchSummary
 
 
@@ -63,13 +64,14 @@ def test_every_verdict_is_exposed_before_the_first_batch():
     assert s[("lambda_speed_watermark_lag_seconds", ())] == 0
 
 
-def test_kafka_lag_per_partition_from_the_source_progress():
+def test_spark_planned_lag_per_partition_from_the_source_progress():
+    """The fallback while Kafka does not answer (TopicEnds: tests/integration/test_metrics)."""
     progress = SimpleNamespace(
         endOffset='{"devices": {"0": 10, "1": 7}}', latestOffset='{"devices": {"0": 15, "1": 7}}'
     )
-    assert partition_lag(progress) == {"0": 5, "1": 0}
-    assert partition_lag(SimpleNamespace(endOffset=None, latestOffset=None)) is None
-    assert partition_lag(SimpleNamespace(endOffset="{", latestOffset="{}")) is None
+    assert planned_lag(progress) == {"0": 5, "1": 0}
+    assert planned_lag(SimpleNamespace(endOffset=None, latestOffset=None)) is None
+    assert planned_lag(SimpleNamespace(endOffset="{", latestOffset="{}")) is None
 
 
 def test_serving_on_a_taken_port_warns_and_port_0_serves_nothing(capsys):

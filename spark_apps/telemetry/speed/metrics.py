@@ -4,7 +4,6 @@ nothing per event."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -18,23 +17,6 @@ QUARANTINED = "quarantined"
 VERDICTS = (COUNTED, LATE, DUPLICATE, QUARANTINED)
 # Micro-batches take ~1-3 s warm, a backlog's full batch tens of seconds.
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, float("inf"))
-
-
-def partition_lag(source_progress) -> dict[str, int] | None:
-    """Records between what a micro-batch read and the topic's end, per partition (Kafka source
-    progress: endOffset and latestOffset, JSON {topic: {partition: offset}}); None when unknown."""
-    try:
-        end = json.loads(source_progress.endOffset or "{}")
-        latest = json.loads(source_progress.latestOffset or "{}")
-    except (TypeError, ValueError):
-        return None
-    if not latest:
-        return None
-    return {
-        str(partition): max(0, int(offset) - int(end.get(topic, {}).get(partition, 0)))
-        for topic, partitions in latest.items()
-        for partition, offset in partitions.items()
-    }
 
 
 class SpeedMetrics:
@@ -83,7 +65,7 @@ class SpeedMetrics:
         lag.set_function(lambda: time.time() - self._watermark if self._watermark else 0.0)
         self.kafka_lag = Gauge(
             "lambda_speed_kafka_lag_records",
-            "Records behind the topic's end after the last micro-batch",
+            "Records behind the topic's end when the last micro-batch was applied",
             ["partition"],
             registry=r,
         )

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pyspark.sql.streaming import StreamingQueryListener
 
 from telemetry import config, postgres
-from telemetry.speed.metrics import SpeedMetrics, partition_lag
+from telemetry.speed.kafka_lag import TopicEnds
+from telemetry.speed.metrics import SpeedMetrics
 
 
 class ProgressToLog(StreamingQueryListener):
@@ -17,13 +18,14 @@ class ProgressToLog(StreamingQueryListener):
         super().__init__()
         self.settings = settings
         self.metrics = metrics
+        self.topic_ends = TopicEnds(settings)
 
     def onQueryStarted(self, event) -> None:  # noqa: N802 (Spark's listener API)
         print(f"[speed-layer] query {event.name} started (id {event.id})", flush=True)
 
     def onQueryProgress(self, event) -> None:  # noqa: N802
         p = event.progress
-        lag = partition_lag(p.sources[0]) if p.sources else None
+        lag = self.topic_ends.lag(p.sources[0]) if p.sources else None
         behind = None if lag is None else sum(lag.values())
         if lag is not None and self.metrics is not None:
             self.metrics.lag(lag)
@@ -43,3 +45,4 @@ class ProgressToLog(StreamingQueryListener):
 
     def onQueryTerminated(self, event) -> None:  # noqa: N802
         print(f"[speed-layer] query {event.id} terminated: {event.exception or 'ok'}", flush=True)
+        self.topic_ends.close()
