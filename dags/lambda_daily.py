@@ -18,6 +18,7 @@ from airflow.sdk import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from lambda_airflow import (
+    DAY_PUBLISHED,
     DEFAULT_ARGS,
     RETENTION,
     SQL_DIR,
@@ -46,7 +47,7 @@ with DAG(
         >> spark_job("compact_day", "compact_day.py", ["--day", DAY])
         >> spark_job("recompute_day", "batch_daily.py", ["--day", DAY])
         >> run_sql("reconcile_day", "batch/reconcile.sql")
-        >> run_sql("publish_day", "batch/publish_day.sql")
+        >> run_sql("publish_day", "batch/publish_day.sql", outlets=[DAY_PUBLISHED])
     )
     (
         published

@@ -4,7 +4,8 @@
 For each hour (its data interval): wait until the speed layer's watermark has passed the hour
 (or the hour is long over), then spark-submit the exact batch aggregation over the Parquet
 master dataset (`bytes_hourly`, `user_quota_limit`), then reconcile against the speed layer
-and publish the hour to `serving_bytes_hourly`. Every task replaces exactly its hour, so
+and publish the hour to `serving_bytes_hourly` (the Asset `serving_bytes_hourly`: a DAG can be
+scheduled on it). Every task replaces exactly its hour, so
 re-runs and backfills (`airflow backfill create --dag-id lambda_hourly --from-date ...
 --to-date ...`) converge to the same tables.
 """
@@ -15,7 +16,14 @@ import pendulum
 from airflow.sdk import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from lambda_airflow import DEFAULT_ARGS, SQL_DIR, run_sql, spark_job, wait_for_interval
+from lambda_airflow import (
+    DEFAULT_ARGS,
+    HOUR_PUBLISHED,
+    SQL_DIR,
+    run_sql,
+    spark_job,
+    wait_for_interval,
+)
 
 with DAG(
     dag_id="lambda_hourly",
@@ -42,5 +50,5 @@ with DAG(
                 "{{ data_interval_end.isoformat() }}",
             ],
         )
-        >> run_sql("reconcile_hour", "batch/reconcile.sql")
+        >> run_sql("reconcile_hour", "batch/reconcile.sql", outlets=[HOUR_PUBLISHED])
     )

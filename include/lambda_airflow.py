@@ -18,6 +18,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.common.sql.sensors.sql import SqlSensor
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Asset
 
 from lambda_notify import TaskFailedNotifier
 from telemetry import config, submit_args
@@ -136,7 +137,9 @@ RETENTION = {
 }
 
 
-def run_sql(task_id: str, sql_file: str, parameters: dict | None = None) -> SQLExecuteQueryOperator:
+def run_sql(
+    task_id: str, sql_file: str, parameters: dict | None = None, outlets: list | None = None
+) -> SQLExecuteQueryOperator:
     """A sql/ file over the run's data interval (bind parameters: INTERVAL unless given). Its
     statements run one by one (a server-side bound statement holds one command), in one
     transaction; the server's notices (what retention dropped) go to the task log."""
@@ -147,7 +150,21 @@ def run_sql(task_id: str, sql_file: str, parameters: dict | None = None) -> SQLE
         parameters=INTERVAL if parameters is None else parameters,
         split_statements=True,
         hook_params={"enable_log_db_messages": True},
+        outlets=outlets or [],
     )
+
+
+def _table_asset(table: str) -> Asset:
+    """A published table as an Airflow Asset (postgres://host:port/database/schema/table, the
+    form OpenLineage names tables by): downstream DAGs can be scheduled on it."""
+    return Asset(
+        name=table,
+        uri=f"postgres://{_settings.pg_host}:{_settings.pg_port}/{_settings.pg_db}/public/{table}",
+    )
+
+
+HOUR_PUBLISHED = _table_asset("serving_bytes_hourly")  # reconcile_hour's outlet
+DAY_PUBLISHED = _table_asset("bytes_daily")  # publish_day's outlet
 
 
 # What Airflow's task runner puts in a task's environment so task code cannot reach the

@@ -10,6 +10,7 @@ export LAMBDA_KAFKA_CONTROLLER_PORT="${LAMBDA_CHAOS_KAFKA_CONTROLLER_PORT:-36093
 export LAMBDA_SPEED_METRICS_PORT="${LAMBDA_CHAOS_SPEED_METRICS_PORT:-36108}"
 export LAMBDA_BATCH_METRICS_PORT="${LAMBDA_CHAOS_BATCH_METRICS_PORT:-36109}"
 export LAMBDA_PROMETHEUS_PORT="${LAMBDA_CHAOS_PROMETHEUS_PORT:-36090}"
+export LAMBDA_ALERTMANAGER_PORT="${LAMBDA_CHAOS_ALERTMANAGER_PORT:-36094}"
 export LAMBDA_PG_PORT="${LAMBDA_CHAOS_PG_PORT:-36432}"
 export LAMBDA_AIRFLOW_PORT="${LAMBDA_CHAOS_AIRFLOW_PORT:-36080}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
@@ -34,6 +35,6 @@ trap cleanup EXIT
 airflow_env
 log "chaos run: ${LAMBDA_CHAOS_SECONDS}s at ${LAMBDA_CHAOS_RATE} records/s, seed ${LAMBDA_CHAOS_SEED:-1}"
 cd "$REPO"
-log "single long faults: a PostgreSQL restart and a kill -9 mid-stream, each on its own"
+log "single long faults: a PostgreSQL restart, a kill -9 mid-stream, the speed layer stopped until its alert reaches a webhook"
 "$VENV_SPARK/bin/python" -m pytest tests/integration -m fault "$@"
 "$VENV_SPARK/bin/python" -m pytest tests/chaos -s "$@"

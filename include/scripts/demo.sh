@@ -81,6 +81,7 @@ cat <<INFO
     metrics     speed layer http://$LAMBDA_METRICS_HOST:$LAMBDA_SPEED_METRICS_PORT/metrics
                 batch layer http://$LAMBDA_METRICS_HOST:$LAMBDA_BATCH_METRICS_PORT/metrics
                 Prometheus  http://$LAMBDA_METRICS_HOST:$LAMBDA_PROMETHEUS_PORT/alerts  (alert rules: include/prometheus/rules)
+    alerts      Alertmanager http://$LAMBDA_METRICS_HOST:$LAMBDA_ALERTMANAGER_PORT  (routes: include/alertmanager/alertmanager.yml; to ${LAMBDA_ALERT_WEBHOOK_URL:+the webhook LAMBDA_ALERT_WEBHOOK_URL}${LAMBDA_ALERT_WEBHOOK_URL:-its UI only: set LAMBDA_ALERT_WEBHOOK_URL})
 INFO
 cat <<INFO
     Airflow UI  http://127.0.0.1:$LAMBDA_AIRFLOW_PORT  (user admin, password $(cat "$LAMBDA_HOME/secrets/airflow_admin_password"))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prometheus on this machine: start|stop|status. It scrapes the speed and batch layers'
-# /metrics (a port of 0 leaves that exporter out) and evaluates the alert rules in
-# include/prometheus/rules/lambda.yml. Its configuration is generated at each start from the
-# settings (config.py, through common.sh), so it never drifts from the exporters' ports.
+# /metrics (a port of 0 leaves that exporter out), evaluates the alert rules in
+# include/prometheus/rules/lambda.yml and sends the firing ones to Alertmanager
+# (alertmanager.sh). Its configuration is generated at each start from the settings (config.py,
+# through common.sh), so it never drifts from the exporters' ports.
 source "$(dirname "$0")/common.sh"
 PROM_DIR="$LAMBDA_HOME/prometheus"
 PROM_CONFIG="$PROM_DIR/prometheus.yml"
@@ -33,6 +34,10 @@ global:
   evaluation_interval: $INTERVAL
 rule_files:
   - "$RULES"
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["$HOST:$LAMBDA_ALERTMANAGER_PORT"]
 scrape_configs:
 CONF
     scrape_job prometheus "$PORT"

@@ -3,7 +3,7 @@
 source "$(dirname "$0")/common.sh"
 S="$REPO/include/scripts"
 # The order of start (stop is the reverse).
-SERVICES=(postgres kafka speed_layer batch_metrics airflow prometheus)
+SERVICES=(postgres kafka speed_layer batch_metrics airflow alertmanager prometheus)
 
 case "${1:-}" in
   up)

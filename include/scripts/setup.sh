@@ -125,27 +125,55 @@ spark_cds() {
 }
 
 # Prometheus (include/scripts/prometheus.sh) from Debian's package, unpacked into
-# $LAMBDA_TOOLS_DIR/prometheus rather than installed: no root, no system-wide service.
+# $LAMBDA_TOOLS_DIR rather than installed: no root, no system-wide service.
 PROMETHEUS_VERSION="2.42.0+ds-5+deb12u1"
-install_prometheus() {
-  local tmp deb sudo=""
-  if [ -x "$PROMETHEUS" ] && [ -x "$PROMTOOL" ] \
-    && "$PROMETHEUS" --version 2>&1 | grep -qF "revision: $PROMETHEUS_VERSION" \
-    && "$PROMTOOL" --version 2>&1 | grep -qF "revision: $PROMETHEUS_VERSION"; then return 0; fi
-  command -v apt-get >/dev/null || die "apt-get not found: Prometheus comes from Debian's package"
-  log "installing Prometheus $PROMETHEUS_VERSION from Debian's package into $LAMBDA_TOOLS_DIR/prometheus"
+# Alertmanager (alertmanager.sh) built from its Go module, pinned: Debian's package reads its
+# notification templates from /usr/share/prometheus/alertmanager only (unpacked elsewhere it
+# starts but cannot send), and v0.28+ need their UI built with npm first.
+ALERTMANAGER_VERSION="v0.27.0"
+
+# install_deb PACKAGE VERSION FOLDER: the package's files unpacked into FOLDER.
+install_deb() {
+  local package="$1" version="$2" dest="$3" tmp deb sudo=""
+  command -v apt-get >/dev/null || die "apt-get not found: $package comes from Debian's package"
+  log "installing $package $version from Debian's package into $dest"
   [ "$(id -u)" = 0 ] || sudo="sudo"
   tmp="$(mktemp -d)"
   # An old package index may not list the pinned version: refresh it once and try again.
-  (cd "$tmp" && apt-get download -q "prometheus=$PROMETHEUS_VERSION") \
-    || { $sudo apt-get update -q && (cd "$tmp" && apt-get download -q "prometheus=$PROMETHEUS_VERSION"); } \
-    || { rm -rf "$tmp"; die "apt-get download prometheus=$PROMETHEUS_VERSION failed"; }
-  deb="$(ls "$tmp"/prometheus_*.deb)"
-  rm -rf "$LAMBDA_TOOLS_DIR/prometheus"
-  mkdir -p "$LAMBDA_TOOLS_DIR/prometheus"
-  dpkg-deb -x "$deb" "$LAMBDA_TOOLS_DIR/prometheus"
+  (cd "$tmp" && apt-get download -q "$package=$version") \
+    || { $sudo apt-get update -q && (cd "$tmp" && apt-get download -q "$package=$version"); } \
+    || { rm -rf "$tmp"; die "apt-get download $package=$version failed"; }
+  deb="$(ls "$tmp/${package}"_*.deb)"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  dpkg-deb -x "$deb" "$dest"
   rm -rf "$tmp"
-  "$PROMETHEUS" --version >/dev/null 2>&1 || die "the unpacked $PROMETHEUS does not run"
+}
+
+install_alertmanager() {
+  local dest="$LAMBDA_TOOLS_DIR/alertmanager" tool
+  [ -x "$ALERTMANAGER" ] && [ -x "$AMTOOL" ] \
+    && [ "$(cat "$dest/version" 2>/dev/null)" = "$ALERTMANAGER_VERSION" ] && return 0
+  command -v go >/dev/null \
+    || die "go not found: Alertmanager is built from its Go module (Go 1.21 or newer)"
+  log "building Alertmanager $ALERTMANAGER_VERSION from its Go module into $dest (about a minute, once)"
+  rm -rf "$dest"
+  for tool in alertmanager amtool; do
+    GOBIN="$dest/bin" GOFLAGS=-buildvcs=false \
+      go install "github.com/prometheus/alertmanager/cmd/$tool@$ALERTMANAGER_VERSION" \
+      || die "go install $tool@$ALERTMANAGER_VERSION failed"
+  done
+  echo "$ALERTMANAGER_VERSION" > "$dest/version"
+}
+
+install_prometheus() {
+  if ! { [ -x "$PROMETHEUS" ] && [ -x "$PROMTOOL" ] \
+    && "$PROMETHEUS" --version 2>&1 | grep -qF "revision: $PROMETHEUS_VERSION" \
+    && "$PROMTOOL" --version 2>&1 | grep -qF "revision: $PROMETHEUS_VERSION"; }; then
+    install_deb prometheus "$PROMETHEUS_VERSION" "$LAMBDA_TOOLS_DIR/prometheus"
+    "$PROMETHEUS" --version >/dev/null 2>&1 || die "the unpacked $PROMETHEUS does not run"
+  fi
+  install_alertmanager
 }
 
 what="${1:-all}"

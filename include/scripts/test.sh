@@ -9,6 +9,7 @@ export LAMBDA_KAFKA_CONTROLLER_PORT="${LAMBDA_TEST_KAFKA_CONTROLLER_PORT:-29093}
 export LAMBDA_SPEED_METRICS_PORT="${LAMBDA_TEST_SPEED_METRICS_PORT:-29108}"
 export LAMBDA_BATCH_METRICS_PORT="${LAMBDA_TEST_BATCH_METRICS_PORT:-29109}"
 export LAMBDA_PROMETHEUS_PORT="${LAMBDA_TEST_PROMETHEUS_PORT:-29090}"
+export LAMBDA_ALERTMANAGER_PORT="${LAMBDA_TEST_ALERTMANAGER_PORT:-29094}"
 export LAMBDA_PG_PORT="${LAMBDA_TEST_PG_PORT:-25432}"
 export LAMBDA_AIRFLOW_PORT="${LAMBDA_TEST_AIRFLOW_PORT:-28080}"
 export LAMBDA_TRIGGER="${LAMBDA_TRIGGER:-1 second}"
@@ -45,6 +46,7 @@ log "lint: ruff"
 "$VENV_SPARK/bin/ruff" format --check "$REPO"
 log "alert rules: promtool check and test"
 "$PROMTOOL" check rules "$REPO/include/prometheus/rules/lambda.yml"
+"$S/alertmanager.sh" check
 (cd "$REPO/include/prometheus/rules" && "$PROMTOOL" test rules lambda_test.yml)
 
 wait "$cds_pid" || true  # it only warns: Spark starts slower without the archive

@@ -80,6 +80,13 @@ def _env_nice(name: str, default: int) -> int:
     return value
 
 
+def _env_url(name: str) -> str:
+    value = _env(name, "")
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http:// or https:// URL")
+    return value
+
+
 def _duration_seconds(name: str, default: str) -> int:
     """Parse '90 seconds', '1 minute', '2 hours' (Spark interval words) into seconds."""
     raw = _env(name, default)
@@ -195,6 +202,10 @@ class Settings:
     speed_metrics_port: int = 19108
     batch_metrics_port: int = 19109
     prometheus_port: int = 19090
+    # Alertmanager (alertmanager.sh): Prometheus sends it the firing alerts; it routes them to
+    # the webhook (unset: kept in its UI only), which the batch tasks' failure notifier uses too.
+    alertmanager_port: int = 19094
+    alert_webhook_url: str = ""
     # Retention in days (README "Retention"): the daily DAG's expire tasks drop what is older.
     retain_windows_days: int = 35
     retain_quarantine_days: int = 14
@@ -428,6 +439,8 @@ def load(role: str | None = None) -> Settings:
         speed_metrics_port=_env_int("LAMBDA_SPEED_METRICS_PORT", 19108),
         batch_metrics_port=_env_int("LAMBDA_BATCH_METRICS_PORT", 19109),
         prometheus_port=_env_int("LAMBDA_PROMETHEUS_PORT", 19090, 1),
+        alertmanager_port=_env_int("LAMBDA_ALERTMANAGER_PORT", 19094, 1),
+        alert_webhook_url=_env_url("LAMBDA_ALERT_WEBHOOK_URL"),
         retain_windows_days=_env_int("LAMBDA_RETAIN_WINDOWS_DAYS", 35, 1),
         retain_quarantine_days=_env_int("LAMBDA_RETAIN_QUARANTINE_DAYS", 14, 1),
         retain_quarantine_counts_days=_env_int("LAMBDA_RETAIN_QUARANTINE_COUNTS_DAYS", 400, 1),
@@ -510,6 +523,7 @@ def shell_exports(settings: Settings) -> str:
         "LAMBDA_SPEED_METRICS_PORT": settings.speed_metrics_port,
         "LAMBDA_BATCH_METRICS_PORT": settings.batch_metrics_port,
         "LAMBDA_PROMETHEUS_PORT": settings.prometheus_port,
+        "LAMBDA_ALERTMANAGER_PORT": settings.alertmanager_port,
         **settings.airflow_env(),
     }
     return "\n".join(f"export {k}={shlex.quote(str(v))}" for k, v in values.items())
@@ -519,6 +533,7 @@ def public_dict(settings: Settings) -> dict[str, object]:
     """Settings without the password, for logs."""
     data = asdict(settings)
     data.pop("pg_owner_password")
+    data.pop("alert_webhook_url")  # a chat webhook's URL is its credential
     return {k: str(v) for k, v in data.items()}
 
 

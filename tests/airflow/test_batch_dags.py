@@ -293,3 +293,18 @@ def test_backfill_gives_exact_hours(base_day, landed, pg, airflow_db, settings):
     assert both["bytes_hourly"] == expected_hourly([e for h in hours for e in hour_events(h)])
     assert [r[0] for r in both["stats"]] == hours
     assert [r[:3] for r in both["user_quota_limit"]] == [("fede@gmail.com", 5_500, 5_000)] * 2
+
+
+def test_reconciling_an_hour_emits_the_published_asset(hourly_case, airflow_db):
+    """reconcile_hour's outlet: an asset event a downstream DAG can be scheduled on."""
+    events = table(
+        airflow_db,
+        "SELECT a.uri, e.source_task_id FROM asset_event e JOIN asset a ON a.id = e.asset_id"
+        " WHERE a.name = %s AND e.source_dag_id = 'lambda_hourly'",
+        "serving_bytes_hourly",
+    )
+    assert events, "no asset event of serving_bytes_hourly from lambda_hourly"
+    assert {task for _, task in events} == {"reconcile_hour"}
+    assert events[0][0].startswith("postgres://") and events[0][0].endswith(
+        "/public/serving_bytes_hourly"
+    )

@@ -6,16 +6,14 @@ for the last try only."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 import lambda_airflow  # noqa: F401  the DAGs' settings, read now (at import), while still valid
 
+from ..webhook import receiver
 from .conftest import run_dag
 
 HOUR = dt.timedelta(hours=1)
@@ -25,23 +23,9 @@ BAD_WINDOW = "not a duration"
 @pytest.fixture
 def webhook(monkeypatch) -> Iterator[list[dict]]:
     """A webhook on loopback (LAMBDA_ALERT_WEBHOOK_URL); yields the JSON bodies posted to it."""
-    posted: list[dict] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802  (http.server's name)
-            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:  # quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("LAMBDA_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
-    yield posted
-    server.shutdown()
-    server.server_close()
+    with receiver() as (url, posted):
+        monkeypatch.setenv("LAMBDA_ALERT_WEBHOOK_URL", url)
+        yield posted
 
 
 def test_a_task_failing_for_good_is_logged_and_recorded(
