@@ -51,7 +51,7 @@ def notices(posted: list[dict], status: str) -> list[dict]:
 
 @pytest.mark.fault  # over 2 minutes (the rule's `for`): make chaos runs it, not make test
 def test_a_stopped_speed_layer_reaches_the_webhook_and_its_restart_resolves_it(
-    speed_layer, speed_layer_env, alerting, settings
+    speed_layer, alerting
 ):
     speed_layer.start()
     speed_layer.wait_for_log("batch 0:", timeout=120)  # scraped at least once: up == 1
