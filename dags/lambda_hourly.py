@@ -5,7 +5,9 @@ For each hour (its data interval): wait until the speed layer's watermark has pa
 (or the hour is long over), then spark-submit the exact batch aggregation over the Parquet
 master dataset (`bytes_hourly`, `user_quota_limit`), then reconcile against the speed layer
 and publish the hour to `serving_bytes_hourly` (the Asset `serving_bytes_hourly`: a DAG can be
-scheduled on it). Every task replaces exactly its hour, so
+scheduled on it), then check what it published (data-quality tasks, `sql/checks/`): no negative
+figure or empty key, the three per-type totals equal, the speed/batch difference explained.
+Every task replaces exactly its hour, so
 re-runs and backfills (`airflow backfill create --dag-id lambda_hourly --from-date ...
 --to-date ...`) converge to the same tables.
 """
@@ -19,7 +21,9 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 from lambda_airflow import (
     DEFAULT_ARGS,
     HOUR_PUBLISHED,
+    RETENTION,
     SQL_DIR,
+    check_sql,
     run_sql,
     spark_job,
     wait_for_interval,
@@ -51,4 +55,9 @@ with DAG(
             ],
         )
         >> run_sql("reconcile_hour", "batch/reconcile.sql", outlets=[HOUR_PUBLISHED])
+        >> [
+            check_sql("check_hour_figures", "checks/hour_figures.sql"),
+            check_sql("check_hour_types_agree", "checks/hour_types_agree.sql"),
+            check_sql("check_hour_explained", "checks/hour_explained.sql", RETENTION),
+        ]
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.providers.common.sql.operators.sql import SQLCheckOperator, SQLExecuteQueryOperator
 from airflow.providers.common.sql.sensors.sql import SqlSensor
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
@@ -151,6 +151,26 @@ def run_sql(
         split_statements=True,
         hook_params={"enable_log_db_messages": True},
         outlets=outlets or [],
+    )
+
+
+class IntervalCheckOperator(SQLCheckOperator):
+    """SQLCheckOperator whose bind parameters are templated too (the provider renders only the
+    SQL), so the interval is bound by the driver, never pasted into the SQL text."""
+
+    template_fields = (*SQLCheckOperator.template_fields, "parameters")
+
+
+def check_sql(task_id: str, sql_file: str, parameters: dict | None = None) -> SQLCheckOperator:
+    """A data-quality check (sql/checks/): fails, visibly and through the failure notifier,
+    unless every value of the query's first row is true. Bind parameters: INTERVAL unless given.
+    No retries: a verdict on published data does not change by asking again."""
+    return IntervalCheckOperator(
+        task_id=task_id,
+        retries=0,
+        conn_id=PG_CONN_ID,
+        sql=sql_file,
+        parameters=INTERVAL if parameters is None else parameters,
     )
 
 

@@ -63,6 +63,26 @@ def hour_events(hour: dt.datetime) -> list[dict]:
     ]
 
 
+def speed_saw(pg, start: dt.datetime, end: dt.datetime, events: list[dict]) -> None:
+    """The speed layer's window rows for [start, end): the events it counted (their
+    provenance), nothing else, as its writer leaves them (bytes_by_hour follows by trigger)."""
+    pg.execute("DELETE FROM bytes WHERE timestamp >= %s AND timestamp < %s", (start, end))
+    for e in events:
+        if e["speed_status"] != "counted":
+            continue
+        window = dt.datetime.fromtimestamp(e["timestamp"] - e["timestamp"] % 300, dt.UTC)
+        for type_, key in (
+            ("antenna_bytes_total", e["antenna_id"]),
+            ("user_bytes_total", e["id"]),
+            ("app_bytes_total", e["app"]),
+        ):
+            pg.execute(
+                "INSERT INTO bytes VALUES (%s, %s, %s, %s) ON CONFLICT (timestamp, type, id)"
+                " DO UPDATE SET value = bytes.value + EXCLUDED.value",
+                (window.replace(tzinfo=None), key, e["bytes"], type_),
+            )
+
+
 BACKFILL_HOURS = (13, 14)
 
 
@@ -87,25 +107,7 @@ def hourly_case(base_day, landed, pg, batch_job_nice):
     """Hour 10:00 of the base day, computed by lambda_hourly."""
     hour = base_day + dt.timedelta(hours=10)
     events = hour_events(hour)
-    # What the speed layer saw of 10:00: everything but juan's event.
-    pg.execute(
-        "DELETE FROM bytes WHERE timestamp >= %s AND timestamp < %s",
-        (base_day, base_day + dt.timedelta(days=1)),
-    )
-    for e in events:
-        if e["id"] == JUAN or (e["id"] == ANDRES and e["bytes"] == 40_000):
-            continue
-        window = dt.datetime.fromtimestamp(e["timestamp"] - e["timestamp"] % 300, dt.UTC)
-        for type_, key in (
-            ("antenna_bytes_total", e["antenna_id"]),
-            ("user_bytes_total", e["id"]),
-            ("app_bytes_total", e["app"]),
-        ):
-            pg.execute(
-                "INSERT INTO bytes VALUES (%s, %s, %s, %s) ON CONFLICT (timestamp, type, id)"
-                " DO UPDATE SET value = bytes.value + EXCLUDED.value",
-                (window.replace(tzinfo=None), key, e["bytes"], type_),
-            )
+    speed_saw(pg, base_day, base_day + DAY, events)
     # 12:00 has only speed-layer rows: served from the speed layer.
     pg.execute(
         "INSERT INTO bytes VALUES (%s, 'SKYPE', 42, 'app_bytes_total')",
@@ -281,6 +283,7 @@ def test_backfill_gives_exact_hours(base_day, landed, pg, airflow_db, settings):
     """The command line's backfill of two hours, both exact. (The UI's backfill dialog, POST
     /api/v2/backfills, drives the chaos run's batch layer; re-running an hour is tested above.)"""
     hours = [base_day + h * HOUR for h in BACKFILL_HOURS]
+    speed_saw(pg, hours[0], hours[-1] + HOUR, [e for h in hours for e in hour_events(h)])
     api = AirflowApi(settings)
     api.set_paused("lambda_hourly", False)  # a paused DAG's backfill runs stay queued
     try:
@@ -308,3 +311,42 @@ def test_reconciling_an_hour_emits_the_published_asset(hourly_case, airflow_db):
     assert events[0][0].startswith("postgres://") and events[0][0].endswith(
         "/public/serving_bytes_hourly"
     )
+
+
+CHECKS = ["check_hour_figures", "check_hour_types_agree", "check_hour_explained"]
+
+
+def test_a_bad_published_hour_fails_its_checks_visibly(hourly_case, pg, settings):
+    """After publishing, one exact total turned negative and the reconciliation left 7 bytes
+    unexplained: each check fails its own task (in the UI, and through the failure notifier in
+    batch_task_failures). The same bad reconciliation of an hour older than the windows'
+    retention is no verdict (nothing left to compare against): its check passes."""
+    hour, _ = hourly_case
+    assert run_dag("lambda_hourly", hour, HOUR, CHECKS) == "success"
+    old_hour = hour - dt.timedelta(days=settings.retain_windows_days + 1)
+    app_row = "timestamp = %s AND type = 'app_bytes_total' AND id = 'SKYPE'"
+    pg.execute(f"UPDATE bytes_hourly SET value = -value WHERE {app_row}", (hour,))
+    pg.execute(
+        "UPDATE reconciliation SET unexplained = 7 WHERE timestamp = %s"
+        " AND type = 'app_bytes_total'",
+        (hour,),
+    )
+    pg.execute(
+        "INSERT INTO reconciliation (timestamp, type, speed_total, batch_total, difference,"
+        " late_events, quarantined_events, unexplained) VALUES (%s, 'app_bytes_total', 0, 7, 7,"
+        " 0, 0, 7)",
+        (old_hour,),
+    )
+    try:
+        assert run_dag("lambda_hourly", hour, HOUR, CHECKS) == "failed"
+        assert run_dag("lambda_hourly", old_hour, HOUR, CHECKS) == "success"
+    finally:
+        pg.execute(f"UPDATE bytes_hourly SET value = -value WHERE {app_row}", (hour,))
+        pg.execute("UPDATE reconciliation SET unexplained = 0 WHERE timestamp = %s", (hour,))
+        pg.execute("DELETE FROM reconciliation WHERE timestamp = %s", (old_hour,))
+    failed = table(
+        pg,
+        "SELECT DISTINCT task_id FROM batch_task_failures WHERE dag_id = 'lambda_hourly'"
+        " AND task_id LIKE 'check_hour_%%' ORDER BY 1",
+    )
+    assert failed == [(c,) for c in sorted(CHECKS)]

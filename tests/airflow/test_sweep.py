@@ -13,7 +13,7 @@ import pytest
 
 from ..airflow_api import AirflowApi
 from .conftest import event, table, wait_until
-from .test_batch_dags import JUAN, expected_hourly, hour_events
+from .test_batch_dags import JUAN, expected_hourly, hour_events, speed_saw
 
 SWEEP_INTERVAL = dt.timedelta(minutes=15)
 H = dt.timedelta(hours=1)
@@ -31,10 +31,14 @@ BOTH_HOURS = [BOTH_DAY + 10 * H, BOTH_DAY + DAY]
 
 
 @pytest.fixture(scope="module")
-def sweeping(land, settings) -> Iterator[AirflowApi]:
-    """The module's events in one landing (each costs a Spark start), and the three DAGs
+def sweeping(land, pg, settings) -> Iterator[AirflowApi]:
+    """The module's events in one landing (each costs a Spark start) with the speed layer's
+    rows of what it counted (the hourly runs check the two layers agree), and the three DAGs
     unpaused, so the scheduler runs what the sweep triggers (no scheduled runs in tests)."""
-    land([e for hour in [*STALE_HOURS, MISSED_HOUR, *BOTH_HOURS] for e in hour_events(hour)])
+    hours = [*STALE_HOURS, MISSED_HOUR, *BOTH_HOURS]
+    land([e for hour in hours for e in hour_events(hour)])
+    for hour in hours:
+        speed_saw(pg, hour, hour + H, hour_events(hour))
     api = AirflowApi(settings)
     dags = ("lambda_sweep", "lambda_hourly", "lambda_daily")
     for dag_id in dags:
