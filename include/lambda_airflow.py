@@ -14,14 +14,14 @@ from pathlib import Path
 
 from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.providers.common.sql.operators.sql import SQLCheckOperator, SQLExecuteQueryOperator
 from airflow.providers.common.sql.sensors.sql import SqlSensor
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Asset
 
 from lambda_notify import TaskFailedNotifier
-from telemetry import config, submit_args
+from lambda_sql import IntervalCheckOperator, IntervalSqlOperator
+from telemetry import config, lineage, submit_args
 
 REPO = config.REPO_ROOT
 SQL_DIR = str(REPO / "sql")
@@ -61,17 +61,27 @@ def wait_for_interval(task_id: str) -> SqlSensor:
 class LambdaSparkSubmitOperator(SparkSubmitOperator):
     """SparkSubmitOperator with the project's jars, py-files and confs (submit_args, as the
     service scripts use them), read on the worker when the task runs; spark-submit runs at
-    LAMBDA_BATCH_NICE, below the always-on speed layer."""
+    LAMBDA_BATCH_NICE, below the always-on speed layer. The OpenLineage listener reports what the
+    job read and wrote; the provider adds the task's run as the job's parent."""
 
     def execute(self, context):
         if not Path(self.application).is_file():
             raise FileNotFoundError(f"no Spark app {self.application} on this worker")
         settings = config.load()
-        self.jars = submit_args.jars(settings) or None
+        jars = [submit_args.jars(settings), *lineage.jars(settings)]
+        self.jars = ",".join(filter(None, jars)) or None
         self.py_files = submit_args.py_files(settings)
-        self.conf = {**submit_args.confs(settings), **(self.conf or {})}
-        self._hook = niced(self._get_hook(), settings.batch_nice)
+        self.conf = {
+            **submit_args.confs(settings),
+            **lineage.spark_confs(settings),
+            **(self.conf or {}),
+        }
+        self._batch_nice = settings.batch_nice
         return super().execute(context)
+
+    def _get_hook(self) -> SparkSubmitHook:
+        # Built by execute() after it adds the OpenLineage parent run's confs to self.conf.
+        return niced(super()._get_hook(), getattr(self, "_batch_nice", 0))
 
 
 def niced(hook: SparkSubmitHook, nice: int) -> SparkSubmitHook:
@@ -139,11 +149,11 @@ RETENTION = {
 
 def run_sql(
     task_id: str, sql_file: str, parameters: dict | None = None, outlets: list | None = None
-) -> SQLExecuteQueryOperator:
+) -> IntervalSqlOperator:
     """A sql/ file over the run's data interval (bind parameters: INTERVAL unless given). Its
     statements run one by one (a server-side bound statement holds one command), in one
     transaction; the server's notices (what retention dropped) go to the task log."""
-    return SQLExecuteQueryOperator(
+    return IntervalSqlOperator(
         task_id=task_id,
         conn_id=PG_CONN_ID,
         sql=sql_file,
@@ -154,14 +164,7 @@ def run_sql(
     )
 
 
-class IntervalCheckOperator(SQLCheckOperator):
-    """SQLCheckOperator whose bind parameters are templated too (the provider renders only the
-    SQL), so the interval is bound by the driver, never pasted into the SQL text."""
-
-    template_fields = (*SQLCheckOperator.template_fields, "parameters")
-
-
-def check_sql(task_id: str, sql_file: str, parameters: dict | None = None) -> SQLCheckOperator:
+def check_sql(task_id: str, sql_file: str, parameters: dict | None = None) -> IntervalCheckOperator:
     """A data-quality check (sql/checks/): fails, visibly and through the failure notifier,
     unless every value of the query's first row is true. Bind parameters: INTERVAL unless given.
     No retries: a verdict on published data does not change by asking again."""

@@ -201,6 +201,8 @@ if want jars; then
   fetch_jars kafka
   # Only what pyspark lacks: the Kafka source, its Kafka client and pool, the JDBC driver.
   fetch_jars spark -DincludeArtifactIds=spark-sql-kafka-0-10_2.13,spark-token-provider-kafka-0-10_2.13,kafka-clients,commons-pool2,postgresql
+  # The batch jobs' OpenLineage listener (one shaded jar), kept apart from the speed layer's.
+  fetch_jars lineage -DincludeArtifactIds=openlineage-spark_2.13
 fi
 if want postgres; then install_postgres; fi
 if want prometheus; then install_prometheus; fi

@@ -87,6 +87,16 @@ def _env_url(name: str) -> str:
     return value
 
 
+LINEAGE_NAMESPACE = "lambda_telemetry"  # the OpenLineage namespace of the DAGs and batch jobs
+
+
+def _env_lineage(name: str) -> str:
+    value = _env(name, "file")
+    if value not in ("file", "console", "off") and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}={value!r}: file, console, off or an http(s):// URL")
+    return value
+
+
 def _duration_seconds(name: str, default: str) -> int:
     """Parse '90 seconds', '1 minute', '2 hours' (Spark interval words) into seconds."""
     raw = _env(name, default)
@@ -206,6 +216,8 @@ class Settings:
     # the webhook (unset: kept in its UI only), which the batch tasks' failure notifier uses too.
     alertmanager_port: int = 19094
     alert_webhook_url: str = ""
+    # Where OpenLineage events go (telemetry/lineage.py): file, console, off or a server's URL.
+    lineage: str = "file"
     # Retention in days (README "Retention"): the daily DAG's expire tasks drop what is older.
     retain_windows_days: int = 35
     retain_quarantine_days: int = 14
@@ -335,6 +347,31 @@ class Settings:
             ),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs" / "airflow"),
             "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(spark_conn),
+            **self._lineage_env(),
+        }
+
+    @property
+    def lineage_dir(self) -> Path:
+        """Where the file transport appends the OpenLineage events (airflow.jsonl, spark.jsonl)."""
+        return self.home / "lineage"
+
+    def _lineage_env(self) -> dict[str, str]:
+        """Airflow's OpenLineage provider: the LAMBDA_LINEAGE transport, and the run's ids handed
+        to each spark-submit, so the batch job's events name their Airflow task as parent
+        (the job's own transport: telemetry/lineage.py)."""
+        if self.lineage == "off":
+            return {"AIRFLOW__OPENLINEAGE__DISABLED": "true"}
+        if self.lineage == "file":
+            path = str(self.lineage_dir / "airflow.jsonl")
+            transport = {"type": "file", "log_file_path": path, "append": True}
+        elif self.lineage == "console":
+            transport = {"type": "console"}
+        else:
+            transport = {"type": "http", "url": self.lineage}
+        return {
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+            "AIRFLOW__OPENLINEAGE__NAMESPACE": LINEAGE_NAMESPACE,
+            "AIRFLOW__OPENLINEAGE__SPARK_INJECT_PARENT_JOB_INFO": "true",
         }
 
 
@@ -441,6 +478,7 @@ def load(role: str | None = None) -> Settings:
         prometheus_port=_env_int("LAMBDA_PROMETHEUS_PORT", 19090, 1),
         alertmanager_port=_env_int("LAMBDA_ALERTMANAGER_PORT", 19094, 1),
         alert_webhook_url=_env_url("LAMBDA_ALERT_WEBHOOK_URL"),
+        lineage=_env_lineage("LAMBDA_LINEAGE"),
         retain_windows_days=_env_int("LAMBDA_RETAIN_WINDOWS_DAYS", 35, 1),
         retain_quarantine_days=_env_int("LAMBDA_RETAIN_QUARANTINE_DAYS", 14, 1),
         retain_quarantine_counts_days=_env_int("LAMBDA_RETAIN_QUARANTINE_COUNTS_DAYS", 400, 1),
