@@ -64,7 +64,7 @@ def test_a_stopped_speed_layer_reaches_the_webhook_and_its_restart_resolves_it(
     assert took >= 120, "fired before the rule's 2 minutes"
     firing = notices(alerting, "firing")[0]
     assert firing["labels"]["severity"] == "page"
-    assert firing["annotations"]["runbook_url"] == f"docs/operations.md#{DOWN.lower()}"
+    assert firing["annotations"]["runbook_url"] == f"docs/runbooks.md#{DOWN.lower()}"
     body = next(b for b in alerting if firing in b["alerts"])
     assert body["receiver"] == "webhook" and body["groupLabels"] == {"alertname": DOWN}
 

@@ -9,7 +9,7 @@ from telemetry import config
 
 REPO = config.REPO_ROOT
 RULES = (REPO / "include" / "prometheus" / "rules" / "lambda.yml").read_text()
-RUNBOOKS = (REPO / "docs" / "operations.md").read_text()
+RUNBOOKS = (REPO / "docs" / "runbooks.md").read_text()
 ROUTES = (REPO / "include" / "alertmanager" / "alertmanager.yml").read_text()
 
 
@@ -21,9 +21,9 @@ def test_every_rule_points_at_its_own_runbook_section():
     names = alerts()
     assert len(names) == len(set(names)) >= 13
     urls = re.findall(r"^\s+runbook_url: \"(.*)\"$", RULES, re.M)
-    assert urls == [f"docs/operations.md#{name.lower()}" for name in names]
+    assert urls == [f"docs/runbooks.md#{name.lower()}" for name in names]
     sections = re.findall(r"^## (\w+)$", RUNBOOKS, re.M)
-    assert sections == names, "docs/operations.md: one section per rule, in the rules' order"
+    assert sections == names, "docs/runbooks.md: one section per rule, in the rules' order"
     for section in re.split(r"\n(?=## )", RUNBOOKS)[1:]:
         assert "**What it means:**" in section and "**What to do:**" in section, section[:60]
 
