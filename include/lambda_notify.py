@@ -12,12 +12,13 @@ Light at import (every DAG file imports it): the PostgreSQL hook is imported on 
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow.sdk import BaseNotifier
+
+from telemetry import config
 
 ERROR_CHARS = 2000  # batch_task_failures.error, and the webhook's copy of it
 WEBHOOK_TIMEOUT_SECONDS = 5
@@ -62,8 +63,6 @@ def failure_from_context(context: Any) -> TaskFailure:
 
 def post_webhook(url: str, failure: TaskFailure) -> None:
     """POST the failure as JSON; `text` is what chat webhooks (Slack, Mattermost) display."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError("LAMBDA_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
     body = json.dumps({"text": failure.summary(), **asdict(failure)}).encode()
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
@@ -88,12 +87,12 @@ class TaskFailedNotifier(BaseNotifier):
             self.record(failure)
         except Exception:
             self.log.exception("failure notifier: could not record the failure in PostgreSQL")
-        url = os.environ.get("LAMBDA_ALERT_WEBHOOK_URL", "")
-        if url:
-            try:
+        try:
+            url = config.alert_webhook_url()  # not load(): another setting may be the failure
+            if url:
                 post_webhook(url, failure)
-            except Exception:
-                self.log.exception("failure notifier: could not post to LAMBDA_ALERT_WEBHOOK_URL")
+        except Exception:
+            self.log.exception("failure notifier: could not post to LAMBDA_ALERT_WEBHOOK_URL")
 
     def record(self, failure: TaskFailure) -> None:
         from airflow.providers.postgres.hooks.postgres import PostgresHook

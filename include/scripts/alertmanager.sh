@@ -45,16 +45,9 @@ start() {
     || log "no LAMBDA_ALERT_WEBHOOK_URL: alerts are listed in Alertmanager's UI only"
   log "starting Alertmanager on $URL (config: $AM_CONFIG, log: $AM_LOG)"
   # One instance: no cluster port (its gossip listens on every interface by default).
-  start_bg alertmanager "$AM_LOG" "$ALERTMANAGER" --config.file="$AM_CONFIG" \
-    --storage.path="$AM_DIR/data" --web.listen-address="$HOST:$PORT" \
-    --web.external-url="$URL" --cluster.listen-address=
-  local i
-  for ((i = 0; i < 60; i++)); do
-    pid_alive alertmanager || { tail -5 "$AM_LOG" >&2; die "Alertmanager exited at start (see $AM_LOG)"; }
-    ready && return 0
-    sleep 0.5
-  done
-  die "Alertmanager was not ready on $URL within 30s (see $AM_LOG)"
+  start_ready alertmanager Alertmanager "$AM_LOG" "$URL/-/ready" 30 "$ALERTMANAGER" \
+    --config.file="$AM_CONFIG" --storage.path="$AM_DIR/data" \
+    --web.listen-address="$HOST:$PORT" --web.external-url="$URL" --cluster.listen-address=
 }
 
 stop() {

@@ -87,6 +87,27 @@ wait_port() {
 
 port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# start_ready NAME LABEL LOGFILE READY_URL SECONDS COMMAND...: start COMMAND in the background
+# (start_bg) and wait until READY_URL answers. An early exit (a bad flag, the port taken
+# meanwhile) is reported at once with the error lines it logged since this start, not the usage
+# text that follows them.
+start_ready() {
+  local name="$1" label="$2" logfile="$3" url="$4" secs="$5" offset i; shift 5
+  touch "$logfile"
+  offset="$(stat -c %s "$logfile")"
+  start_bg "$name" "$logfile" "$@"
+  for ((i = 0; i < secs * 2; i++)); do
+    if ! pid_alive "$name"; then
+      tail -c "+$((offset + 1))" "$logfile" | grep -iE '^error|level=error' | tail -3 >&2 || true
+      rm -f "$RUN_DIR/$name.pid"
+      die "$label exited at start (see $logfile)"
+    fi
+    curl -fsS "$url" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  die "$label was not ready on $url within ${secs}s (see $logfile)"
+}
+
 # airflow_env: what Airflow processes (and the Airflow-side tests) need on top of the settings:
 # the Spark side's spark-submit first on PATH (SparkSubmitOperator looks it up there), its
 # SPARK_HOME and Python, an admin password generated once per state folder, and the SQL tasks'

@@ -57,24 +57,11 @@ start() {
   port_in_use "$HOST" "$PORT" && die "port $PORT is taken by another program; set LAMBDA_PROMETHEUS_PORT"
   write_config
   log "starting Prometheus on $URL (config: $PROM_CONFIG, log: $PROM_LOG)"
-  touch "$PROM_LOG"
-  local offset i
-  offset="$(stat -c %s "$PROM_LOG")"
-  start_bg prometheus "$PROM_LOG" "$PROMETHEUS" --config.file="$PROM_CONFIG" \
-    --web.listen-address="$HOST:$PORT" --storage.tsdb.path="$PROM_DIR/data" \
+  # Ready once the TSDB is open (the WAL replayed).
+  start_ready prometheus Prometheus "$PROM_LOG" "$URL/-/ready" 60 "$PROMETHEUS" \
+    --config.file="$PROM_CONFIG" --web.listen-address="$HOST:$PORT" \
+    --storage.tsdb.path="$PROM_DIR/data" \
     --storage.tsdb.retention.time="${LAMBDA_PROMETHEUS_RETENTION:-15d}"
-  # Ready once the TSDB is open (the WAL replayed); an early exit (a bad flag, the port taken
-  # meanwhile) is reported at once with its error, not the usage text that follows it.
-  for ((i = 0; i < 120; i++)); do
-    if ! pid_alive prometheus; then
-      tail -c "+$((offset + 1))" "$PROM_LOG" | grep -iE '^error|level=error' | tail -3 >&2 || true
-      rm -f "$RUN_DIR/prometheus.pid"
-      die "Prometheus exited at start (see $PROM_LOG)"
-    fi
-    ready && return 0
-    sleep 0.5
-  done
-  die "Prometheus was not ready on $URL within 60s (see $PROM_LOG)"
 }
 
 stop() {

@@ -87,6 +87,12 @@ def _env_url(name: str) -> str:
     return value
 
 
+def alert_webhook_url() -> str:
+    """LAMBDA_ALERT_WEBHOOK_URL alone: the failure notifier reads it without load(), since it
+    must post even when another setting is what broke the task."""
+    return _env_url("LAMBDA_ALERT_WEBHOOK_URL")
+
+
 LINEAGE_NAMESPACE = "lambda_telemetry"  # the OpenLineage namespace of the DAGs and batch jobs
 
 
@@ -477,7 +483,7 @@ def load(role: str | None = None) -> Settings:
         batch_metrics_port=_env_int("LAMBDA_BATCH_METRICS_PORT", 19109),
         prometheus_port=_env_int("LAMBDA_PROMETHEUS_PORT", 19090, 1),
         alertmanager_port=_env_int("LAMBDA_ALERTMANAGER_PORT", 19094, 1),
-        alert_webhook_url=_env_url("LAMBDA_ALERT_WEBHOOK_URL"),
+        alert_webhook_url=alert_webhook_url(),
         lineage=_env_lineage("LAMBDA_LINEAGE"),
         retain_windows_days=_env_int("LAMBDA_RETAIN_WINDOWS_DAYS", 35, 1),
         retain_quarantine_days=_env_int("LAMBDA_RETAIN_QUARANTINE_DAYS", 14, 1),
