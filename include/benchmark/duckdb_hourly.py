@@ -8,7 +8,7 @@ import time
 
 import duckdb
 
-from telemetry import raw_store
+from telemetry import raw_layout
 
 # The batch job's semantics: equal content is one event; users keyed by email, unknown ids kept.
 HOURLY_TOTALS = """
@@ -26,7 +26,7 @@ SELECT 'app_bytes_total', app, sum(bytes) FROM events GROUP BY 2
 
 
 def hour_glob(root: str, hour: dt.datetime) -> str:
-    return f"{raw_store.hour_folder(root, hour)}/*.parquet"
+    return f"{raw_layout.hour_folder(root, hour)}/*.parquet"
 
 
 def hourly_totals(

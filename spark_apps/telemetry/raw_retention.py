@@ -2,7 +2,7 @@
 only days the batch layer has published (serving_days: the daily run compacted and computed
 them) and that got no events since (otherwise those events would exist nowhere else).
 
-A day is its folder year=/month=/day= (raw_store.hour_folder's layout) and goes as a whole,
+A day is its folder (raw_layout.day_folder) and goes as a whole,
 under the exclusive locks of its hours (postgres.hour_locks), so no batch job reads it while its
 files disappear. Any Hadoop file system (hdfs://, s3a://, a local path), through the JVM.
 """
@@ -10,7 +10,6 @@ files disappear. Any Hadoop file system (hdfs://, s3a://, a local path), through
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,25 +17,9 @@ import psycopg
 from pyspark.sql import SparkSession
 
 from telemetry import config, postgres, raw_store
+from telemetry.raw_layout import day_folder, day_folders_glob, folder_day
 
 RAW_DAYS_SQL = config.REPO_ROOT / "sql" / "batch" / "raw_days.sql"
-_DAY_FOLDER = re.compile(r"/year=(\d{4})/month=(\d{1,2})/day=(\d{1,2})/?$")
-
-
-def day_folder(root: str, day: dt.date) -> str:
-    """The folder holding a day's hour folders (no zero padding, as partitionBy writes)."""
-    return f"{root.rstrip('/')}/year={day.year}/month={day.month}/day={day.day}"
-
-
-def folder_day(path: str) -> dt.date | None:
-    """The day of a day folder's path (None for anything else, e.g. _staging)."""
-    match = _DAY_FOLDER.search(path)
-    if not match:
-        return None
-    try:
-        return dt.date(*(int(g) for g in match.groups()))
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -61,7 +44,7 @@ def plan(present: Iterable[dt.date], published: Mapping[dt.date, bool], before: 
 def dataset_days(spark: SparkSession, root: str) -> list[dt.date]:
     """The days that have a folder under the dataset root."""
     fs, jvm = raw_store.filesystem(spark, root)
-    found = fs.globStatus(jvm.org.apache.hadoop.fs.Path(f"{root.rstrip('/')}/year=*/month=*/day=*"))
+    found = fs.globStatus(jvm.org.apache.hadoop.fs.Path(day_folders_glob(root)))
     days = (folder_day(s.getPath().toString()) for s in (found or []) if s.isDirectory())
     return sorted(d for d in days if d is not None)
 

@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from telemetry.raw_layout import hour_folder
 from telemetry.schema import PARTITION_COLUMNS, RAW_COLUMNS
 
 # Spark's output files: part-<task>-<job uuid>.c<file>[.<codec>].parquet
@@ -115,11 +116,6 @@ def land_batch(
         landed += 1
     fs.delete(jvm.org.apache.hadoop.fs.Path(staging), True)
     return landed
-
-
-def hour_folder(root: str, hour: dt.datetime) -> str:
-    """Where an hour's files live (the layout partitionBy writes: no zero padding)."""
-    return f"{root.rstrip('/')}/year={hour.year}/month={hour.month}/day={hour.day}/hour={hour.hour}"
 
 
 def landed_folders(

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from telemetry import raw_layout
+
 from .. import system
 from ..airflow_api import AirflowApi
 from .conftest import REPO, event, run_dag, snapshot, table, wait_until
@@ -194,13 +196,7 @@ def test_late_event_is_counted_by_the_daily_run(hourly_case, base_day, land, pg,
         " WHERE timestamp = %s",
         hour,
     )
-    hour_dir = (
-        Path(settings.raw_dir)
-        / f"year={hour.year}"
-        / f"month={hour.month}"
-        / f"day={hour.day}"
-        / f"hour={hour.hour}"
-    )
+    hour_dir = Path(raw_layout.hour_folder(settings.raw_dir, hour))
     assert len(list(hour_dir.glob("*.parquet"))) >= 2
 
     assert run_dag("lambda_daily", base_day, DAY) == "success"

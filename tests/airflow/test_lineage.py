@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from telemetry import raw_layout
+
 from .conftest import run_dag
 from .test_batch_dags import hour_events, speed_saw
 
@@ -79,6 +81,6 @@ def test_the_spark_job_names_the_parquet_hours_it_read_and_its_airflow_parent(li
         for d in read
         for location in d["inputFacets"]["subset"]["inputCondition"]["locations"]
     }
-    assert hours == {f"{raw}/year={hour.year}/month={hour.month}/day={hour.day}/hour={hour.hour}"}
+    assert hours == {raw_layout.hour_folder(raw, hour)}
     print(f"\nlineage of compute_hour's Spark job: inputs {sorted(datasets(done, 'inputs'))},"
           f" hours read {sorted(hours)}")  # fmt: skip

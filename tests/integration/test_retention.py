@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from telemetry import config, raw_retention
+from telemetry import config, raw_layout, raw_retention
 
 from .conftest import REPO, SUBMIT
 
@@ -184,7 +184,7 @@ def test_retention_twice_is_retention_once(pg, settings, history):
 
 
 def touch_day(root: Path, day: dt.date) -> None:
-    folder = Path(raw_retention.day_folder(str(root), day)) / "hour=3"
+    folder = Path(raw_layout.day_folder(str(root), day)) / "hour=3"
     folder.mkdir(parents=True)
     (folder / "compacted-1.parquet").write_bytes(b"x" * 100)
 

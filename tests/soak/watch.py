@@ -19,7 +19,7 @@ import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
 from benchmark.speed_log import APPLIED
-from telemetry import config, raw_store
+from telemetry import config, raw_layout
 
 from ..chaos import faults
 from ..integration.test_metrics import metrics_url, scrape
@@ -102,7 +102,7 @@ def records_behind(settings: config.Settings, consumer: KafkaConsumer) -> int:
 def open_hour_files(settings: config.Settings, now: float) -> int:
     """Parquet files in the hour being written (a local dataset; 0 for a Hadoop URI)."""
     hour = dt.datetime.fromtimestamp(now - now % 3600, dt.UTC).replace(tzinfo=None)
-    folder = Path(raw_store.hour_folder(settings.raw_dir, hour).removeprefix("file://"))
+    folder = Path(raw_layout.hour_folder(settings.raw_dir, hour).removeprefix("file://"))
     return len(list(folder.glob("*.parquet"))) if folder.is_dir() else 0
 
 

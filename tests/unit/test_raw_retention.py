@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from telemetry import raw_retention, raw_store
+from telemetry import raw_layout, raw_retention
 
 D = dt.date
 
@@ -28,12 +28,12 @@ def test_nothing_to_do_without_old_days():
 
 def test_day_folders_round_trip_and_other_folders_are_ignored():
     root = "hdfs://nn:8020/lake/raw"
-    folder = raw_retention.day_folder(root + "/", D(2026, 3, 7))
+    folder = raw_layout.day_folder(root + "/", D(2026, 3, 7))
     assert folder == "hdfs://nn:8020/lake/raw/year=2026/month=3/day=7"
-    assert raw_store.hour_folder(root, dt.datetime(2026, 3, 7, 5)).startswith(folder + "/")
-    assert raw_retention.folder_day(folder) == D(2026, 3, 7)
-    assert raw_retention.folder_day(root + "/_staging/batch-1") is None
-    assert raw_retention.folder_day(root + "/year=2026/month=2/day=30") is None
+    assert raw_layout.hour_folder(root, dt.datetime(2026, 3, 7, 5)).startswith(folder + "/")
+    assert raw_layout.folder_day(folder) == D(2026, 3, 7)
+    assert raw_layout.folder_day(root + "/_staging/batch-1") is None
+    assert raw_layout.folder_day(root + "/year=2026/month=2/day=30") is None
 
 
 def touch_hour(root, hour: dt.datetime, files: int = 2) -> None:
