@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
-from telemetry import postgres
+from telemetry import logs, postgres
 from telemetry.batch_job import day_parser, recompute_hours, run
+
+log = logs.get("batch-daily")
 
 
 def job(spark, settings, args) -> dict[str, int]:
     day = args.day
     end = day + dt.timedelta(days=1)
-    print(f"[batch-daily] recomputing the hours of {day:%Y-%m-%d}", flush=True)
+    log.info(f"recomputing the hours of {day:%Y-%m-%d}")
     written = recompute_hours(spark, settings, day, end)
     # An event belongs to exactly one hour, so the day's exact totals are the sums of its
     # just-recomputed hours: no second pass over the Parquet files.

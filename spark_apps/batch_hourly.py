@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from telemetry import logs
 from telemetry.batch_job import HOUR, recompute_hours, run, utc_naive, whole_hours
+
+log = logs.get("batch-hourly")
 
 
 def job(spark, settings, args) -> dict[str, int]:
     start = utc_naive(args.start)
     end = utc_naive(args.end) if args.end else start + HOUR
     start, end = whole_hours(start, end)
-    print(f"[batch-hourly] recomputing {start} .. {end} from {settings.raw_dir}", flush=True)
+    log.info(f"recomputing {start} .. {end} from {settings.raw_dir}")
     return recompute_hours(spark, settings, start, end)
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
-from telemetry import failpoints, postgres, raw_store
+from telemetry import failpoints, logs, postgres, raw_store
 from telemetry.batch_job import day_parser, run
+
+log = logs.get("compact-day")
 
 
 def compact_hour(spark, settings, hour: dt.datetime, before_removing_originals):
@@ -35,10 +37,9 @@ def job(spark, settings, args) -> dict[str, int]:
         if done.files_replaced:
             files, rows, hours = files + done.files_replaced, rows + done.rows, hours + 1
             copies += done.copies_dropped
-            print(
-                f"[compact-day] {hour}: {done.files_replaced} files -> 1 ({done.rows} rows, "
-                f"{done.copies_dropped} replayed copies dropped)",
-                flush=True,
+            log.info(
+                f"{hour}: {done.files_replaced} files -> 1 ({done.rows} rows, "
+                f"{done.copies_dropped} replayed copies dropped)"
             )
     return {
         "hours_compacted": hours,

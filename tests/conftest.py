@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
 from telemetry import config
@@ -16,25 +13,10 @@ def settings() -> config.Settings:
 
 
 def local_spark(settings: config.Settings, app: str, confs: dict[str, str] | None = None):
-    """A local SparkSession on two cores, bound to loopback; ``confs`` on top."""
-    from pyspark.sql import SparkSession
+    """A local SparkSession built as production's (tests/support/local_spark.py)."""
+    from .support.local_spark import local_session
 
-    from telemetry import submit_args
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder
-    for key, value in submit_args.driver_java_options(settings).items():  # faster start
-        builder = builder.config(key, value)
-    base = {
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": "2",
-        "spark.ui.enabled": "false",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-    }
-    for key, value in {**base, **(confs or {})}.items():
-        builder = builder.config(key, value)
-    return builder.master("local[2]").appName(app).getOrCreate()
+    return local_session(settings, app, confs)
 
 
 @pytest.fixture(scope="session")

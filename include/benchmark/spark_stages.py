@@ -129,7 +129,7 @@ def main() -> int:
     # scratch folder; the sinks are the speed layer's, with its role.
     settings = config.load(role="speed")
     scratch = Path(settings.raw_dir).parent / "stages"
-    spark = get_session("telemetry-benchmark-stages")
+    spark = get_session("telemetry-benchmark-stages", settings)
     parse = transforms.parse_events(ValidationRules.from_settings(settings))
     stages: dict[str, Callable[[], list]] = {
         "kafka_source": lambda: [_no_op(spark, settings, "kafka_source", lambda s: s)],

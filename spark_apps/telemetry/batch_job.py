@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 import time
 
 from pyspark.sql import DataFrame, SparkSession
 
-from telemetry import batch, config, pg_stage, postgres, preflight, raw_store, transforms
+from telemetry import batch, config, logs, pg_stage, postgres, preflight, raw_store, transforms
 from telemetry.schema import STATS_COLUMNS, WINDOW_TOTAL_COLUMNS
 
 HOUR = dt.timedelta(hours=1)
@@ -123,30 +122,31 @@ def recompute_hours(
     summary = postgres.replace_hours(settings, start, end, token, staged, hour_stats, read_from)
     steps["postgres"] = time.monotonic() - began
     # Where a run's time goes (the first Spark job also pays the JVM's warm-up).
-    print("[batch] steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in steps.items()), flush=True)
+    logs.get("batch").info("steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in steps.items()))
     return summary
 
 
 def run(name: str, parser: argparse.ArgumentParser, job) -> int:
     """Parse arguments, check PostgreSQL, run job(spark, settings, args); errors -> exit 2."""
     args = parser.parse_args()
+    log = logs.get(name)
     try:
         settings = config.load(role="batch")  # SparkSubmitOperator or by hand: the batch role
         preflight.check_postgres(settings, ("bytes_hourly", "user_metadata"))
     except (config.ConfigError, preflight.PreflightError) as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr, flush=True)
+        log.error(exc)
         return 2
     from telemetry.session import get_session
 
     started = time.monotonic()
-    spark = get_session(name)
-    print(f"[{name}] Spark session ready in {time.monotonic() - started:.1f} s", flush=True)
+    spark = get_session(name, settings)
+    log.info(f"Spark session ready in {time.monotonic() - started:.1f} s")
     try:
         summary = job(spark, settings, args)
     except ValueError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr, flush=True)
+        log.error(exc)
         return 2
     finally:
         spark.stop()
-    print(f"[{name}] done in {time.monotonic() - started:.1f} s: {summary}", flush=True)
+    log.info(f"done in {time.monotonic() - started:.1f} s: {summary}")
     return 0

@@ -23,10 +23,12 @@ from prometheus_client import CollectorRegistry, generate_latest, start_http_ser
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from telemetry import config
+from telemetry import config, logs
 
 SQL_DIR = config.REPO_ROOT / "sql" / "metrics"
 DAG_IDS = ["lambda_hourly", "lambda_daily", "lambda_sweep"]
+
+log = logs.get("batch-metrics")
 
 
 @functools.cache
@@ -121,7 +123,7 @@ class BatchLayerCollector(Collector):
             try:
                 metrics = list(read())
             except (psycopg.Error, config.ConfigError) as exc:
-                print(f"[batch-metrics] {database}: {str(exc).strip()}", file=sys.stderr)
+                log.warning(f"{database}: {str(exc).strip()}")
                 up.add_metric([database], 0.0)
                 continue
             up.add_metric([database], 1.0)
@@ -133,7 +135,7 @@ def main() -> int:
     try:
         settings = config.load()
     except config.ConfigError as exc:
-        print(f"batch-metrics: error: {exc}", file=sys.stderr)
+        log.error(exc)
         return 2
     registry = CollectorRegistry()
     registry.register(BatchLayerCollector(settings))
@@ -141,15 +143,15 @@ def main() -> int:
         sys.stdout.write(generate_latest(registry).decode())
         return 0
     if not settings.batch_metrics_port:
-        print("batch-metrics: LAMBDA_BATCH_METRICS_PORT=0: not serving", file=sys.stderr)
+        log.warning("LAMBDA_BATCH_METRICS_PORT=0: not serving")
         return 0
     host, port = settings.metrics_host, settings.batch_metrics_port
     try:
         server, thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
-        print(f"batch-metrics: error: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
+        log.error(f"cannot serve on {host}:{port}: {exc}")
         return 1
-    print(f"[batch-metrics] metrics at http://{host}:{port}/metrics", flush=True)
+    log.info(f"metrics at http://{host}:{port}/metrics")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

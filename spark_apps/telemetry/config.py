@@ -96,6 +96,14 @@ def alert_webhook_url() -> str:
 LINEAGE_NAMESPACE = "lambda_telemetry"  # the OpenLineage namespace of the DAGs and batch jobs
 
 
+def _env_log_level(name: str, default: str) -> str:
+    value = _env(name, default).upper()
+    levels = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
+    if value not in levels:
+        raise ConfigError(f"{name}={value!r} must be one of {', '.join(levels)}")
+    return value
+
+
 def _env_lineage(name: str) -> str:
     value = _env(name, "file")
     if value not in ("file", "console", "off") and not value.startswith(("http://", "https://")):
@@ -181,6 +189,8 @@ class Settings:
     spark_driver_memory: str = "1g"
     spark_executor_memory: str = "1g"
     spark_ui: bool = False
+    shuffle_partitions: int = 4  # spark.sql.shuffle.partitions of every session (session.py)
+    spark_log_level: str = "WARN"
     window: str = "5 minutes"
     window_seconds: int = 300
     watermark: str = "1 minute"
@@ -457,6 +467,8 @@ def load(role: str | None = None) -> Settings:
         spark_driver_memory=_env("LAMBDA_SPARK_DRIVER_MEMORY", "1g"),
         spark_executor_memory=_env("LAMBDA_SPARK_EXECUTOR_MEMORY", "1g"),
         spark_ui=_env("LAMBDA_SPARK_UI", "false").lower() == "true",
+        shuffle_partitions=_env_int("LAMBDA_SHUFFLE_PARTITIONS", 4, 1),
+        spark_log_level=_env_log_level("LAMBDA_SPARK_LOG_LEVEL", "WARN"),
         window=_env("LAMBDA_WINDOW", "5 minutes"),
         window_seconds=_duration_seconds("LAMBDA_WINDOW", "5 minutes"),
         watermark=_env("LAMBDA_WATERMARK", "1 minute"),

@@ -10,9 +10,10 @@ it. Unarmed, a failpoint costs one failed ``unlink``.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
+
+from telemetry import logs
 
 PAUSE_SECONDS = 90.0  # long enough for a harness on a loaded machine to find and kill the pid
 
@@ -36,5 +37,5 @@ def reach(home: Path, name: str, context: str = "") -> None:
     except FileNotFoundError:
         return
     armed.with_name(f"{name}.hit").write_text(f"{os.getpid()} {os.getppid()}\n")
-    print(f"[failpoint] {name}: pid {os.getpid()} paused", file=sys.stderr, flush=True)
+    logs.get("failpoint").warning(f"{name}: pid {os.getpid()} paused")
     time.sleep(PAUSE_SECONDS)

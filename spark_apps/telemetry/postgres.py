@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from telemetry import failpoints
+from telemetry import failpoints, logs
 from telemetry.config import Settings
 from telemetry.schema import QUARANTINE_COLUMNS, STATS_COLUMNS, WINDOW_TOTAL_COLUMNS
 
@@ -40,10 +39,8 @@ def with_retry(settings: Settings, what: str, write: Callable[[], Result]) -> Re
             if time.monotonic() + delay > deadline:
                 raise
             detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            print(
-                f"[postgres] {what}: attempt {attempt} failed ({detail}); retrying in {delay:.0f}s",
-                file=sys.stderr,
-                flush=True,
+            logs.get("postgres").warning(
+                f"{what}: attempt {attempt} failed ({detail}); retrying in {delay:.0f}s"
             )
             time.sleep(delay)
             delay = min(delay * 2, 30.0)

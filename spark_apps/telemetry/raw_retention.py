@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 import psycopg
 from pyspark.sql import SparkSession
 
-from telemetry import config, postgres, raw_store
+from telemetry import config, logs, postgres, raw_store
 from telemetry.raw_layout import day_folder, day_folders_glob, folder_day
 
 RAW_DAYS_SQL = config.REPO_ROOT / "sql" / "batch" / "raw_days.sql"
+
+log = logs.get("expire-raw")
 
 
 @dataclass(frozen=True)
@@ -94,16 +96,13 @@ def expire(
         with postgres.hour_locks(settings, hours, shared=False):
             removed = remove_day(spark, root, day)
         files, size = files + removed.files, size + removed.bytes
-        print(
-            f"[expire-raw] removed {day}: {removed.files} files, {removed.bytes} bytes", flush=True
-        )
+        log.info(f"removed {day}: {removed.files} files, {removed.bytes} bytes")
     for day in todo.unpublished:
-        print(f"[expire-raw] kept {day}: the batch layer has not published it", flush=True)
+        log.info(f"kept {day}: the batch layer has not published it")
     for day in todo.stale:
-        print(
-            f"[expire-raw] kept {day}: events landed after its daily run (run lambda_daily "
-            "for it to fold them in)",
-            flush=True,
+        log.info(
+            f"kept {day}: events landed after its daily run (run lambda_daily for it to fold"
+            " them in)"
         )
     return {
         "before": before.isoformat(),

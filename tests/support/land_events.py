@@ -15,10 +15,10 @@ import json
 import sys
 from collections import Counter
 
-from pyspark.sql import SparkSession
+from local_spark import local_session  # this folder: the script runs as a file
 from pyspark.sql import functions as F
 
-from telemetry import config, postgres, raw_store, submit_args, transforms
+from telemetry import config, postgres, raw_store, transforms
 
 SCHEMA = (
     "timestamp long, id string, antenna_id string, bytes long, app string,"
@@ -29,17 +29,7 @@ SCHEMA = (
 def main() -> int:
     root, batch_id = sys.argv[1], int(sys.argv[2])
     rows = [json.loads(line) for line in sys.stdin if line.strip()]
-    builder = SparkSession.builder
-    for key, value in submit_args.driver_java_options(config.load()).items():  # faster start
-        builder = builder.config(key, value)
-    spark = (
-        builder.master("local[2]")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
+    spark = local_session(config.load(), "land-events")
     frame = (
         spark.createDataFrame(rows, SCHEMA)
         .withColumn("kafka_timestamp", F.timestamp_seconds("kafka_timestamp"))

@@ -8,20 +8,21 @@ serves the windows, the Parquet landing and the quarantine from that (micro_batc
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from telemetry import config, kafka_client, kafka_offsets, postgres, preflight, transforms
+from telemetry import config, kafka_client, kafka_offsets, logs, postgres, preflight, transforms
 from telemetry.schema import ValidationRules
 from telemetry.session import get_session
 from telemetry.speed import raw_storage
 from telemetry.speed.metrics import SpeedMetrics
 from telemetry.speed.micro_batch import MicroBatchWriter
 from telemetry.speed.progress import ProgressToLog
+
+log = logs.get("speed-layer")
 
 
 def read_kafka(spark: SparkSession, settings: config.Settings) -> DataFrame:
@@ -83,15 +84,15 @@ def main() -> int:
         kafka_offsets.check_applied_offsets(settings, writer.applied_records(settings.kafka_topic))
         writer.close()
     except kafka_offsets.OffsetsWentBackwardsError as exc:
-        print(f"speed-layer: error: {exc}", file=sys.stderr, flush=True)
+        log.error(exc)
         return NEEDS_A_PERSON
     except (config.ConfigError, preflight.PreflightError) as exc:
-        print(f"speed-layer: error: {exc}", file=sys.stderr, flush=True)
+        log.error(exc)
         return 2
-    print(f"[speed-layer] settings: {config.public_dict(settings)}", flush=True)
+    log.info(f"settings: {config.public_dict(settings)}")
     metrics = SpeedMetrics()
     metrics.serve(settings.metrics_host, settings.speed_metrics_port)
-    spark = get_session("telemetry-speed-layer")
+    spark = get_session("telemetry-speed-layer", settings)
     spark.streams.addListener(ProgressToLog(settings, metrics))
     storage_watch = raw_storage.watch(spark, settings.raw_dir, metrics)
     query = start(spark, settings, metrics)
@@ -99,7 +100,7 @@ def main() -> int:
     stopping = threading.Event()
 
     def request_stop(signum, _frame) -> None:
-        print(f"[speed-layer] signal {signum}: stopping after the current batch", flush=True)
+        log.info(f"signal {signum}: stopping after the current batch")
         stopping.set()
 
     signal.signal(signal.SIGTERM, request_stop)
@@ -115,9 +116,7 @@ def main() -> int:
     storage_watch.set()
     spark.stop()
     if failed:
-        print(
-            f"speed-layer: error: the streaming query failed: {failed}", file=sys.stderr, flush=True
-        )
+        log.error(f"the streaming query failed: {failed}")
         return 1
-    print("[speed-layer] stopped cleanly", flush=True)
+    log.info("stopped cleanly")
     return 0

@@ -10,12 +10,13 @@ batch's work; they are what an operator means by lag.
 from __future__ import annotations
 
 import json
-import sys
 
-from telemetry import kafka_client
+from telemetry import kafka_client, logs
 from telemetry.config import Settings
 
 TIMEOUT_MS = 5_000  # the listener's thread waits at most this long on an unreachable Kafka
+
+log = logs.get("speed-layer")
 
 
 def read_through(source_progress) -> dict[str, dict[str, int]] | None:
@@ -60,7 +61,7 @@ class TopicEnds:
         try:
             now = self._end_offsets(ends)
         except Exception as exc:  # noqa: BLE001 (a metric: never the stream's end)
-            print(f"[speed-layer] Kafka end offsets not read ({exc}); lag as planned", flush=True)
+            log.info(f"Kafka end offsets not read ({exc}); lag as planned")
             self.close()
             return planned_lag(source_progress)
         return {
@@ -86,5 +87,5 @@ class TopicEnds:
             try:
                 self._consumer.close()
             except Exception as exc:  # noqa: BLE001
-                print(f"[speed-layer] lag consumer not closed cleanly: {exc}", file=sys.stderr)
+                log.warning(f"lag consumer not closed cleanly: {exc}")
             self._consumer = None

@@ -5,11 +5,11 @@ nothing per event."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from telemetry import logs
 from telemetry.schema import COUNTED, DUPLICATE, LATE
 from telemetry.speed.summary import BatchSummary
 
@@ -17,6 +17,8 @@ QUARANTINED = "quarantined"
 VERDICTS = (COUNTED, LATE, DUPLICATE, QUARANTINED)
 # Micro-batches take ~1-3 s warm, a backlog's full batch tens of seconds.
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, float("inf"))
+
+log = logs.get("speed-layer")
 
 
 class SpeedMetrics:
@@ -128,8 +130,8 @@ class SpeedMetrics:
         try:
             start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
-            print(f"[speed-layer] warning: no metrics on {host}:{port}: {exc}", file=sys.stderr)
+            log.warning(f"no metrics on {host}:{port}: {exc}")
             return None
         url = f"http://{host}:{port}/metrics"
-        print(f"[speed-layer] metrics at {url}", flush=True)
+        log.info(f"metrics at {url}")
         return url

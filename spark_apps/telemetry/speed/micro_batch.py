@@ -23,12 +23,14 @@ import time
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from telemetry import config, pg_stage, postgres, raw_store, transforms
+from telemetry import config, logs, pg_stage, postgres, raw_store, transforms
 from telemetry.schema import QUARANTINE_COLUMNS, WINDOW_TOTAL_COLUMNS
 from telemetry.speed import verdicts
 from telemetry.speed.metrics import SpeedMetrics
 from telemetry.speed.seen_keys import SeenKeys, release, state_was_lost
 from telemetry.speed.summary import BatchSummary, stage_windows, summarize, utc
+
+log = logs.get("speed-layer")
 
 
 def _rss_mib() -> int:
@@ -65,10 +67,9 @@ class MicroBatchWriter:
 
     def _rebuild_state(self) -> None:
         kept = self.seen.rebuild(self.watermark, self.max_event_time, self.applied)
-        print(
-            f"[speed-layer] state: watermark {utc(self.watermark)}, offsets {self.applied}, "
-            f"{kept} counted keys kept (rebuilt from the landed Parquet)",
-            flush=True,
+        log.info(
+            f"state: watermark {utc(self.watermark)}, offsets {self.applied}, "
+            f"{kept} counted keys kept (rebuilt from the landed Parquet)"
         )
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
@@ -76,24 +77,22 @@ class MicroBatchWriter:
         try:
             line = self._write(batch, batch_id)
         except postgres.StagedRowsError as exc:
-            print(f"[speed-layer] batch {batch_id}: {exc}; staging it again", flush=True)
+            log.info(f"batch {batch_id}: {exc}; staging it again")
             line = self._write(batch, batch_id)
         except Exception as exc:
             if not state_was_lost(exc):
                 raise
-            print(
-                f"[speed-layer] batch {batch_id}: duplicate state lost with an executor; "
-                "rebuilding it and redoing the batch",
-                flush=True,
+            log.info(
+                f"batch {batch_id}: duplicate state lost with an executor; "
+                "rebuilding it and redoing the batch"
             )
             self._rebuild_state()
             line = self._write(batch, batch_id)
         if line:
-            print(
-                f"[speed-layer] batch {batch_id} applied: {line}; driver cpu "
+            log.info(
+                f"batch {batch_id} applied: {line}; driver cpu "
                 f"{time.process_time() - cpu:.3f} s, rss {_rss_mib()} MiB "
-                f"(wall {time.perf_counter() - started:.2f} s)",
-                flush=True,
+                f"(wall {time.perf_counter() - started:.2f} s)"
             )
 
     def _judged(self, batch: DataFrame) -> DataFrame:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pyspark.sql.streaming import StreamingQueryListener
 
-from telemetry import config, postgres
+from telemetry import config, logs, postgres
 from telemetry.speed.kafka_lag import TopicEnds
 from telemetry.speed.metrics import SpeedMetrics
+
+log = logs.get("speed-layer")
 
 
 class ProgressToLog(StreamingQueryListener):
@@ -21,7 +23,7 @@ class ProgressToLog(StreamingQueryListener):
         self.topic_ends = TopicEnds(settings)
 
     def onQueryStarted(self, event) -> None:  # noqa: N802 (Spark's listener API)
-        print(f"[speed-layer] query {event.name} started (id {event.id})", flush=True)
+        log.info(f"query {event.name} started (id {event.id})")
 
     def onQueryProgress(self, event) -> None:  # noqa: N802
         p = event.progress
@@ -29,20 +31,19 @@ class ProgressToLog(StreamingQueryListener):
         behind = None if lag is None else sum(lag.values())
         if lag is not None and self.metrics is not None:
             self.metrics.lag(lag)
-        print(
-            f"[speed-layer] {p.name} batch {p.batchId}: {p.numInputRows} rows, "
-            f"{p.processedRowsPerSecond or 0:.0f} rows/s, {behind} records behind",
-            flush=True,
+        log.info(
+            f"{p.name} batch {p.batchId}: {p.numInputRows} rows, "
+            f"{p.processedRowsPerSecond or 0:.0f} rows/s, {behind} records behind"
         )
         if behind is not None:
             try:  # best effort: PostgreSQL away is the writer's business, not the listener's
                 postgres.record_backlog(self.settings, p.name, behind)
             except postgres.TRANSIENT_ERRORS as exc:
-                print(f"[speed-layer] backlog not recorded: {exc}", flush=True)
+                log.info(f"backlog not recorded: {exc}")
 
     def onQueryIdle(self, event) -> None:  # noqa: N802
         pass
 
     def onQueryTerminated(self, event) -> None:  # noqa: N802
-        print(f"[speed-layer] query {event.id} terminated: {event.exception or 'ok'}", flush=True)
+        log.info(f"query {event.id} terminated: {event.exception or 'ok'}")
         self.topic_ends.close()

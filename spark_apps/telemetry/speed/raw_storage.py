@@ -9,10 +9,12 @@ import threading
 
 from pyspark.sql import SparkSession
 
-from telemetry import config, raw_store
+from telemetry import config, logs, raw_store
 from telemetry.speed.metrics import SpeedMetrics
 
 REFRESH_SECONDS = 30.0
+
+log = logs.get("speed-layer")
 
 
 def status(spark: SparkSession, root: str) -> tuple[int, int]:
@@ -43,7 +45,7 @@ def watch(spark: SparkSession, root: str, metrics: SpeedMetrics) -> threading.Ev
             try:
                 metrics.storage(*status(spark, root))
             except Exception as exc:  # noqa: BLE001 (py4j raises many kinds)
-                print(f"[speed-layer] warning: raw storage status: {exc}", flush=True)
+                log.warning(f"raw storage status: {exc}")
             if stop.wait(REFRESH_SECONDS):
                 return
 
