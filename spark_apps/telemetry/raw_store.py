@@ -8,7 +8,8 @@ names and replaces its own files instead of adding copies; a batch of a new chec
 start again at 0) holds other offsets, so it never replaces an older batch's files. We do not use
 Spark's streaming file sink: its ``_spark_metadata`` log would have to be rewritten by the daily
 compaction, and readers of a root with that log ignore files it lacks.
-Readers use :func:`read_hours`: the dataset root plus partition filters.
+Readers use :func:`read_hours`: the hour folders themselves, the root as ``basePath`` (the
+folders: telemetry.raw_layout).
 """
 
 from __future__ import annotations
