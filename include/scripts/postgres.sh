@@ -154,7 +154,7 @@ status() {
   fi
 }
 
-# roles-sql: what an administrator of someone else's server runs to create the roles (README).
+# roles-sql: what an administrator of someone else's server runs to create the roles (docs/scaling.md).
 [ "${1:-}" = roles-sql ] && { roles_sql; exit; }
 
 case "${1:-}" in

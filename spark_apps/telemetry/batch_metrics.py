@@ -1,4 +1,4 @@
-"""The batch layer's Prometheus exporter (README "Operating it"): what it has published, what is
+"""The batch layer's Prometheus exporter (docs/operations.md): what it has published, what is
 overdue, the reconciliation's unexplained bytes, tasks that failed for good (the telemetry
 database, as the read-only role) and the batch DAGs' last runs (Airflow's metadata database).
 

@@ -131,7 +131,7 @@ def _conninfo_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-# The PostgreSQL roles (README "Database roles and secrets"). A process connects as one of them:
+# The PostgreSQL roles (docs/configuration.md). A process connects as one of them:
 # the Spark apps name theirs (speed, batch), others take LAMBDA_PG_ROLE (default owner).
 PG_ROLES = ("owner", "speed", "batch", "airflow", "reader", "metadata")
 
@@ -196,13 +196,13 @@ class Settings:
     watermark: str = "1 minute"
     watermark_seconds: int = 60
     trigger: str = "5 seconds"
-    # Records per micro-batch at most: a backlog drains in bounded steps (README "Settings").
+    # Records per micro-batch at most: a backlog drains in bounded steps (docs/events.md).
     max_offsets_per_trigger: int = 200_000
     starting_offsets: str = "earliest"
     # Storage locations: bare paths or Hadoop URIs (storage_uri), strings throughout.
     raw_dir: str = ""
     checkpoint_dir: str = ""
-    # Validation limits (see transforms.parse_events and the README's "What is quarantined").
+    # Validation limits (see transforms.parse_events and docs/events.md "What is quarantined").
     max_future_seconds: int = 300  # event time ahead of the record's Kafka timestamp
     min_event_epoch: int = 946684800  # 2000-01-01: older timestamps are "absurd"
     max_event_bytes: int = 10**12  # one report of 1 TB: sums of them stay far inside BIGINT
@@ -222,7 +222,7 @@ class Settings:
     # Airflow
     airflow_port: int = 18080
     airflow_db: str = "airflow"
-    # Prometheus metrics (README "Operating it"): each long-running part on its own port
+    # Prometheus metrics (docs/operations.md "Monitoring"): each long-running part on its own port
     # (0: not exposed), the Prometheus server prometheus.sh starts.
     metrics_host: str = "127.0.0.1"
     speed_metrics_port: int = 19108
@@ -234,7 +234,7 @@ class Settings:
     alert_webhook_url: str = ""
     # Where OpenLineage events go (telemetry/lineage.py): file, console, off or a server's URL.
     lineage: str = "file"
-    # Retention in days (README "Retention"): the daily DAG's expire tasks drop what is older.
+    # Retention in days (docs/operations.md): the daily DAG's expire tasks drop what is older.
     retain_windows_days: int = 35
     retain_quarantine_days: int = 14
     retain_quarantine_counts_days: int = 400

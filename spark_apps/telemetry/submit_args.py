@@ -55,7 +55,7 @@ def confs(settings: config.Settings) -> dict[str, str]:
 
 
 def spark_prometheus() -> dict[str, str]:
-    """Spark's own metrics in Prometheus' format on the driver's UI (README "Operating it"):
+    """Spark's own metrics in Prometheus' format on the driver's UI (docs/operations.md):
     /metrics/prometheus/ (driver, streaming query) and /metrics/executors/prometheus/."""
     sink = "spark.metrics.conf.*.sink.prometheusServlet"
     return {

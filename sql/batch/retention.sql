@@ -1,4 +1,4 @@
--- Retention, the daily DAG's expire_tables task (README "Retention"): count the quarantine per
+-- Retention, the daily DAG's expire_tables task (docs/operations.md "Retention"): count the quarantine per
 -- day and reason, expire the small tables' old rows, drop the daily partitions older than each
 -- horizon, then create the partitions of the week ahead. One transaction.
 --

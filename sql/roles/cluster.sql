@@ -1,4 +1,4 @@
--- The project's roles and databases (README "Database roles and secrets"), idempotent. Run by
+-- The project's roles and databases (docs/configuration.md "Database roles and secrets"), idempotent. Run by
 -- include/scripts/postgres.sh start as the private cluster's superuser; on someone else's server
 -- an administrator runs the same: `bash include/scripts/postgres.sh roles-sql | psql ...`.
 -- psql variables (`python -m telemetry.pg_roles psql-vars`, on stdin): db, airflow_db,

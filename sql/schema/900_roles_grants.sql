@@ -1,4 +1,4 @@
--- Least privilege (README "Database roles and secrets"): each role gets what its code does and
+-- Least privilege (docs/configuration.md "Database roles and secrets"): each role gets what its code does and
 -- nothing else. Applied by the owner after the tables; the role names come as psql variables
 -- (include/scripts/postgres.sh schema passes them). One transaction, everything revoked first:
 -- a running service never sees a missing privilege, and a grant removed here is removed from the

@@ -35,7 +35,7 @@ AIRFLOW_FOLDERS = {"dags", "plugins"}
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET", re.IGNORECASE)
 # Settings that say where a secret is (a file, a folder, a command, a secrets backend), not what.
 SECRET_LOCATION = re.compile(r"(_FILE|_DIR|_CMD)$|^AIRFLOW__SECRETS__BACKEND")
-# The PostgreSQL passwords each service's code uses (README "Database roles and secrets").
+# The PostgreSQL passwords each service's code uses (docs/configuration.md).
 ROLE_SECRETS = {
     "speed-layer": {"pg_password_speed"},
     "simulator": set(),

@@ -1,4 +1,4 @@
-"""Operating it (README "Operating it"): the speed layer's and the batch layer's Prometheus
+"""Monitoring (docs/operations.md): the speed layer's and the batch layer's Prometheus
 metrics scraped while data flows and checked against the tables and the Parquet, and the real
 Prometheus server scraping both and evaluating the alert rules."""
 

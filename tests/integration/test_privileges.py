@@ -1,6 +1,6 @@
 """Least privilege, proved against the real server: each role can do its job and is refused
-everything else (README "Database roles and secrets"); the private cluster's socket trusts no
-one."""
+everything else (docs/configuration.md "Database roles and secrets"); the private cluster's
+socket trusts no one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The speed layer's Prometheus metrics (README "Operating it"), served on loopback by
+"""The speed layer's Prometheus metrics (docs/operations.md "Monitoring"), served on loopback by
 prometheus-client from the driver: figures it already holds per micro-batch (aggregates only),
 nothing per event."""
 
