@@ -1,7 +1,7 @@
 """The batch jobs' OpenLineage listener (openlineage-spark): which Parquet hours a job read and
 which tables it wrote, sent where LAMBDA_LINEAGE says, like the Airflow side's events
-(config.Settings._lineage_env). The speed layer runs without it: the listener would emit an
-event per micro-batch, every second, for a lineage that never changes."""
+(settings_derived.DerivedSettings._lineage_env). The speed layer runs without it: the listener
+would emit an event per micro-batch, every second, for a lineage that never changes."""
 
 from __future__ import annotations
 

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from pyspark.sql import types as T
 
+from telemetry.settings_declared import SETTINGS
+
+_DEFAULT = {s.field: s.default for s in SETTINGS}
+
 EVENT_FIELDS: tuple[str, ...] = ("timestamp", "id", "antenna_id", "bytes", "app")
 
 EVENT_SCHEMA = T.StructType(
@@ -26,7 +30,7 @@ BIGINT_MAX = 2**63 - 1
 
 @dataclass(frozen=True)
 class ValidationRules:
-    """The limits an event must meet to be counted (defaults = config.Settings defaults).
+    """The limits an event must meet to be counted (defaults: the settings' declared ones).
 
     Every bound exists so that no accepted event can break a later step: ``max_event_bytes``
     keeps sums inside BIGINT, ``max_future_seconds`` keeps a device clock far ahead from moving
@@ -35,11 +39,11 @@ class ValidationRules:
     clock), so a replayed batch gets the same verdicts.
     """
 
-    max_future_seconds: int = 300
-    min_event_epoch: int = 946684800
-    max_event_bytes: int = 10**12
-    max_app_length: int = 64
-    max_payload_bytes: int = 4096
+    max_future_seconds: int = _DEFAULT["max_future_seconds"]
+    min_event_epoch: int = _DEFAULT["min_event_epoch"]
+    max_event_bytes: int = _DEFAULT["max_event_bytes"]
+    max_app_length: int = _DEFAULT["max_app_length"]
+    max_payload_bytes: int = _DEFAULT["max_payload_bytes"]
 
     @classmethod
     def from_settings(cls, settings) -> ValidationRules:

@@ -17,7 +17,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yaml"
-CONFIG_SOURCE = REPO / "spark_apps" / "telemetry" / "config.py"
+CONFIG_SOURCE = REPO / "spark_apps" / "telemetry" / "settings_declared.py"
 
 EXPECTED_SERVICES = {
     "kafka",
@@ -270,7 +270,7 @@ def test_settings_names_are_read_by_the_config_module(services: dict) -> None:
     for name, service in services.items():
         for key in env_of(service):
             if key.startswith("LAMBDA_"):
-                assert f'"{key}"' in source, f"{name}: {key} is not a setting of config.py"
+                assert f'"{key}"' in source, f"{name}: {key} is not a declared setting"
 
 
 def test_shared_volumes_match_the_settings(services: dict, compose: dict) -> None:
