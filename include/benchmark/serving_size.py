@@ -5,7 +5,7 @@ own, then
 1. the speed layer's move at 20,000 events/s: micro-batches of the window deltas one second of
    that load makes (a delta for one device in two of the fleet, every antenna, every app, in the
    hour's last window, so most rows update one already there), staged and moved into ``bytes``
-   as ``SpeedWriter.apply`` moves them (``postgres.move_staged``): rows/s;
+   as ``speed.commit.SpeedWriter.apply`` moves them (``postgres.move_staged``): rows/s;
 2. every dashboard query (sql/dashboard, with the API's parameters: 24 hours ending with the
    loaded hour, the top 10, each dimension) as the read-only role, ``--runs`` times each: p50
    and p95, held to 1 s.

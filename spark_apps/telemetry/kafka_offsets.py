@@ -38,7 +38,7 @@ def _epoch(value: dt.datetime) -> int:
 
 def check_applied_offsets(settings: Settings, applied: list[tuple[int, int, Any, Any]]) -> None:
     """``applied``: (partition, applied offset, max event time, broker time of that record) per
-    partition, as SpeedWriter.applied_records returns them."""
+    partition, as speed.commit.SpeedWriter.applied_records returns them."""
     if not applied:
         return
     from kafka import KafkaConsumer, TopicPartition

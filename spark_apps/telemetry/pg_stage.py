@@ -1,7 +1,7 @@
 """Serving rows written by Spark's executors: each partition COPYs its rows into a PostgreSQL
 staging table (``staged_<table>``, sql/schema/007_staging.sql) under the writer's token, and
 the driver's one transaction moves them set-based into the serving table
-(``postgres.SpeedWriter.apply``, ``postgres.replace_hours``). The driver never sees the rows:
+(``speed.commit.SpeedWriter.apply``, ``postgres.replace_hours``). The driver never sees the rows:
 its work and memory do not grow with the number of devices.
 
 A partition's rows are staged in one transaction that first deletes what an earlier attempt of

@@ -17,6 +17,7 @@ import pytest
 from psycopg import errors, sql
 
 from telemetry import config, postgres
+from telemetry.speed import commit
 
 from ..system import listeners
 
@@ -208,7 +209,7 @@ def test_reader_reads_everything_and_writes_nothing(settings, relations):
 
 def test_speed_role_does_its_job_and_cannot_touch_the_schema_or_the_batch_layer(pg, settings):
     speed = settings.as_role("speed")
-    writer = postgres.SpeedWriter(speed)
+    writer = commit.SpeedWriter(speed)
     topic = "privileges-test"
     quarantined = ("t", 0, 1, T0, "not_json", b"x", 1)
     for batch_id, (before, after, value) in enumerate([({}, {0: 4}, 1), ({0: 4}, {0: 9}, 2)]):
@@ -225,7 +226,7 @@ def test_speed_role_does_its_job_and_cannot_touch_the_schema_or_the_batch_layer(
                 " VALUES (%s, 0, %s, %s, %s, %s, %s, %s, %s)",
                 (token, *quarantined),
             )
-        work = postgres.SpeedBatch(
+        work = commit.SpeedBatch(
             topic=topic,
             batch_id=batch_id,
             token=token,
@@ -242,7 +243,7 @@ def test_speed_role_does_its_job_and_cannot_touch_the_schema_or_the_batch_layer(
         writer.apply(work)
     assert pg.execute("SELECT value FROM bytes WHERE timestamp = %s", (T0,)).fetchall() == [(3,)]
     assert writer.load(topic)[0] == {0: 9}
-    with pytest.raises(postgres.StaleSpeedStateError):  # another writer got there first
+    with pytest.raises(commit.StaleSpeedStateError):  # another writer got there first
         writer.apply(work)
     writer.close()
 

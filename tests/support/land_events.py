@@ -19,6 +19,7 @@ from local_spark import local_session  # this folder: the script runs as a file
 from pyspark.sql import functions as F
 
 from telemetry import config, postgres, raw_store, transforms
+from telemetry.speed import commit
 
 SCHEMA = (
     "timestamp long, id string, antenna_id string, bytes long, app string,"
@@ -43,7 +44,7 @@ def main() -> int:
         dt.datetime.fromtimestamp(h, dt.UTC).replace(tzinfo=None): n for h, n in hours.items()
     }
     with postgres.connect(config.load()) as conn, conn.cursor() as cur:
-        postgres.record_landed_hours(cur, landed)
+        commit.record_landed_hours(cur, landed)
     return 0
 
 

@@ -17,7 +17,7 @@ from pyspark.sql.streaming import StreamingQuery
 from telemetry import config, kafka_client, kafka_offsets, logs, postgres, preflight, transforms
 from telemetry.schema import ValidationRules
 from telemetry.session import get_session
-from telemetry.speed import raw_storage
+from telemetry.speed import commit, raw_storage
 from telemetry.speed.metrics import SpeedMetrics
 from telemetry.speed.micro_batch import MicroBatchWriter
 from telemetry.speed.progress import ProgressToLog
@@ -80,7 +80,7 @@ def main() -> int:
             settings, ("bytes", "quarantine", "speed_layer_progress", "speed_layer_offsets")
         )
         preflight.check_kafka(settings)
-        writer = postgres.SpeedWriter(settings)
+        writer = commit.SpeedWriter(settings)
         kafka_offsets.check_applied_offsets(settings, writer.applied_records(settings.kafka_topic))
         writer.close()
     except kafka_offsets.OffsetsWentBackwardsError as exc:

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from telemetry import config, logs, pg_stage, postgres, raw_store, transforms
 from telemetry.schema import QUARANTINE_COLUMNS, WINDOW_TOTAL_COLUMNS
-from telemetry.speed import verdicts
+from telemetry.speed import commit, verdicts
 from telemetry.speed.metrics import SpeedMetrics
 from telemetry.speed.seen_keys import SeenKeys, release, state_was_lost
 from telemetry.speed.summary import BatchSummary, stage_windows, summarize, utc
@@ -45,7 +45,7 @@ class MicroBatchWriter:
     ) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.writer = postgres.SpeedWriter(settings)
+        self.writer = commit.SpeedWriter(settings)
         offsets, max_event_time = postgres.with_retry(
             settings, "load speed state", lambda: self.writer.load(settings.kafka_topic)
         )
@@ -177,7 +177,7 @@ class MicroBatchWriter:
                 raise postgres.StagedRowsError(
                     f"{staged_rejects} quarantine rows staged, {summary.rejected} rejected"
                 )
-        work = postgres.SpeedBatch(
+        work = commit.SpeedBatch(
             topic=settings.kafka_topic,
             batch_id=batch_id,
             token=token,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pyspark.sql.streaming import StreamingQueryListener
 
 from telemetry import config, logs, postgres
+from telemetry.speed import commit
 from telemetry.speed.kafka_lag import TopicEnds
 from telemetry.speed.metrics import SpeedMetrics
 
@@ -37,7 +38,7 @@ class ProgressToLog(StreamingQueryListener):
         )
         if behind is not None:
             try:  # best effort: PostgreSQL away is the writer's business, not the listener's
-                postgres.record_backlog(self.settings, p.name, behind)
+                commit.record_backlog(self.settings, p.name, behind)
             except postgres.TRANSIENT_ERRORS as exc:
                 log.info(f"backlog not recorded: {exc}")
 
