@@ -36,7 +36,7 @@ case "${1:-}" in
     pid_alive speed_layer && die "stop the speed layer first (speed_layer.sh stop)"
     LAMBDA_PG_ROLE=owner "$VENV_SPARK/bin/python" -m telemetry.kafka_offsets forget
     # A bare path or a Hadoop URI (hdfs://, s3a://): removed through Hadoop's FileSystem.
-    "$VENV_SPARK/bin/python" -m telemetry.storage remove "$LAMBDA_CHECKPOINT_DIR/speed_layer"
+    "$VENV_SPARK/bin/python" -m telemetry.remove_location remove "$LAMBDA_CHECKPOINT_DIR/speed_layer"
     ;;
   *) die "usage: speed_layer.sh start|stop|status|forget-offsets" ;;
 esac

@@ -17,7 +17,7 @@ from pyspark.sql.streaming import StreamingQuery
 from telemetry import config, kafka_client, kafka_offsets, logs, postgres, preflight, transforms
 from telemetry.schema import ValidationRules
 from telemetry.session import get_session
-from telemetry.speed import commit, raw_storage
+from telemetry.speed import commit, raw_dataset_space
 from telemetry.speed.metrics import SpeedMetrics
 from telemetry.speed.micro_batch import MicroBatchWriter
 from telemetry.speed.progress import ProgressToLog
@@ -94,7 +94,7 @@ def main() -> int:
     metrics.serve(settings.metrics_host, settings.speed_metrics_port)
     spark = get_session("telemetry-speed-layer", settings)
     spark.streams.addListener(ProgressToLog(settings, metrics))
-    storage_watch = raw_storage.watch(spark, settings.raw_dir, metrics)
+    storage_watch = raw_dataset_space.watch(spark, settings.raw_dir, metrics)
     query = start(spark, settings, metrics)
 
     stopping = threading.Event()

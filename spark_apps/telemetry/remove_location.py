@@ -1,9 +1,9 @@
 """Removing a storage location given as a bare path or a Hadoop URI (the operator's
 `speed_layer.sh forget-offsets` drops the speed layer's checkpoint with it).
 
-``python -m telemetry.storage remove URI``: a local path is removed directly; any other scheme
-(hdfs://, s3a://) through Hadoop's FileSystem in a short local Spark session, so whatever file
-systems the Spark side can write, this can remove.
+``python -m telemetry.remove_location remove URI``: a local path is removed directly; any
+other scheme (hdfs://, s3a://) through Hadoop's FileSystem in a short local Spark session, so
+whatever file systems the Spark side can write, this can remove.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def remove(uri: str) -> bool:
 
     spark = (
         SparkSession.builder.master("local[1]")
-        .appName("telemetry-storage-remove")
+        .appName("telemetry-remove-location")
         .config("spark.ui.enabled", "false")
         .getOrCreate()
     )
@@ -41,6 +41,6 @@ def remove(uri: str) -> bool:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "remove":
-        sys.exit("usage: python -m telemetry.storage remove URI")
+        sys.exit("usage: python -m telemetry.remove_location remove URI")
     removed = remove(sys.argv[2])
     print(f"{'removed' if removed else 'nothing at'} {sys.argv[2]}")
