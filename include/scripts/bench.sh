@@ -3,14 +3,8 @@
 # state folder, run the throughput benchmark (arguments passed on), stop what it started.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-export LAMBDA_HOME="${LAMBDA_BENCH_HOME:-$REPO/.local/bench}"
-export LAMBDA_KAFKA_PORT="${LAMBDA_BENCH_KAFKA_PORT:-39092}"
-export LAMBDA_KAFKA_CONTROLLER_PORT="${LAMBDA_BENCH_KAFKA_CONTROLLER_PORT:-39093}"
-export LAMBDA_SPEED_METRICS_PORT="${LAMBDA_BENCH_SPEED_METRICS_PORT:-39108}"
-export LAMBDA_BATCH_METRICS_PORT="${LAMBDA_BENCH_BATCH_METRICS_PORT:-39109}"
-export LAMBDA_PROMETHEUS_PORT="${LAMBDA_BENCH_PROMETHEUS_PORT:-39090}"
-export LAMBDA_ALERTMANAGER_PORT="${LAMBDA_BENCH_ALERTMANAGER_PORT:-39094}"
-export LAMBDA_PG_PORT="${LAMBDA_BENCH_PG_PORT:-35432}"
+source "$REPO/include/scripts/run_profile.sh"
+run_profile bench 39 35432
 # The speed layer's state for 500,000 events in one micro-batch needs more than the 1g default.
 export LAMBDA_SPARK_DRIVER_MEMORY="${LAMBDA_SPARK_DRIVER_MEMORY:-3g}"
 S="$REPO/include/scripts"

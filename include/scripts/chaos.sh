@@ -4,15 +4,8 @@
 # not disturbed), the run (tests/chaos, knobs LAMBDA_CHAOS_*), and everything stopped after.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-export LAMBDA_HOME="${LAMBDA_CHAOS_HOME:-$REPO/.local/chaos}"
-export LAMBDA_KAFKA_PORT="${LAMBDA_CHAOS_KAFKA_PORT:-36092}"
-export LAMBDA_KAFKA_CONTROLLER_PORT="${LAMBDA_CHAOS_KAFKA_CONTROLLER_PORT:-36093}"
-export LAMBDA_SPEED_METRICS_PORT="${LAMBDA_CHAOS_SPEED_METRICS_PORT:-36108}"
-export LAMBDA_BATCH_METRICS_PORT="${LAMBDA_CHAOS_BATCH_METRICS_PORT:-36109}"
-export LAMBDA_PROMETHEUS_PORT="${LAMBDA_CHAOS_PROMETHEUS_PORT:-36090}"
-export LAMBDA_ALERTMANAGER_PORT="${LAMBDA_CHAOS_ALERTMANAGER_PORT:-36094}"
-export LAMBDA_PG_PORT="${LAMBDA_CHAOS_PG_PORT:-36432}"
-export LAMBDA_AIRFLOW_PORT="${LAMBDA_CHAOS_AIRFLOW_PORT:-36080}"
+source "$REPO/include/scripts/run_profile.sh"
+run_profile chaos 36 36432
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 # No scheduled runs either (a DAG is unpaused for a backfill): none competes for the CPU.
 export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=False

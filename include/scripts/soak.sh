@@ -5,15 +5,8 @@
 # ARGS="--minutes 90 --devices 1000000 --antennas 5000 --rate 5000"), then stopped.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-export LAMBDA_HOME="${LAMBDA_SOAK_HOME:-$REPO/.local/soak}"
-export LAMBDA_KAFKA_PORT="${LAMBDA_SOAK_KAFKA_PORT:-34092}"
-export LAMBDA_KAFKA_CONTROLLER_PORT="${LAMBDA_SOAK_KAFKA_CONTROLLER_PORT:-34093}"
-export LAMBDA_SPEED_METRICS_PORT="${LAMBDA_SOAK_SPEED_METRICS_PORT:-34108}"
-export LAMBDA_BATCH_METRICS_PORT="${LAMBDA_SOAK_BATCH_METRICS_PORT:-34109}"
-export LAMBDA_PROMETHEUS_PORT="${LAMBDA_SOAK_PROMETHEUS_PORT:-34090}"
-export LAMBDA_ALERTMANAGER_PORT="${LAMBDA_SOAK_ALERTMANAGER_PORT:-34094}"
-export LAMBDA_PG_PORT="${LAMBDA_SOAK_PG_PORT:-34432}"
-export LAMBDA_AIRFLOW_PORT="${LAMBDA_SOAK_AIRFLOW_PORT:-34080}"
+source "$REPO/include/scripts/run_profile.sh"
+run_profile soak 34 34432
 # The schedules as in production: every DAG on, scheduled runs made by the scheduler.
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=True

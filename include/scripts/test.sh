@@ -3,15 +3,8 @@
 # folder (so a running `make up` is not disturbed), run lint and every test, stop what we started.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-export LAMBDA_HOME="${LAMBDA_TEST_HOME:-$REPO/.local/test}"
-export LAMBDA_KAFKA_PORT="${LAMBDA_TEST_KAFKA_PORT:-29092}"
-export LAMBDA_KAFKA_CONTROLLER_PORT="${LAMBDA_TEST_KAFKA_CONTROLLER_PORT:-29093}"
-export LAMBDA_SPEED_METRICS_PORT="${LAMBDA_TEST_SPEED_METRICS_PORT:-29108}"
-export LAMBDA_BATCH_METRICS_PORT="${LAMBDA_TEST_BATCH_METRICS_PORT:-29109}"
-export LAMBDA_PROMETHEUS_PORT="${LAMBDA_TEST_PROMETHEUS_PORT:-29090}"
-export LAMBDA_ALERTMANAGER_PORT="${LAMBDA_TEST_ALERTMANAGER_PORT:-29094}"
-export LAMBDA_PG_PORT="${LAMBDA_TEST_PG_PORT:-25432}"
-export LAMBDA_AIRFLOW_PORT="${LAMBDA_TEST_AIRFLOW_PORT:-28080}"
+source "$REPO/include/scripts/run_profile.sh"
+run_profile test 29 25432
 export LAMBDA_TRIGGER="${LAMBDA_TRIGGER:-1 second}"
 # Tests decide which DAG runs exist: nothing is scheduled on its own.
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True

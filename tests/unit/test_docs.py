@@ -195,13 +195,26 @@ def doc_variables() -> dict[str, set[str]]:
     return found
 
 
+def profile_variables(text: str) -> list[str]:
+    """The overrides a `run_profile NAME ...` call reads (include/scripts/run_profile.sh builds
+    their names: LAMBDA_<NAME>_HOME, LAMBDA_<NAME>_KAFKA_PORT, ...)."""
+    helper = (REPO / "include" / "scripts" / "run_profile.sh").read_text()
+    settings = ["HOME", *re.findall(r"\b([A-Z_]+_PORT):", helper)]
+    return [
+        f"LAMBDA_{name.upper()}_{setting}"
+        for name in re.findall(r"^run_profile (\w+) ", text, re.M)
+        for setting in settings
+    ]
+
+
 def code_variables(*dirs: str) -> dict[str, str]:
     """LAMBDA_* names in those folders (or files) -> the first file naming each."""
     found = {}
     for d in dirs:
         for f in sorted([REPO / d] if (REPO / d).is_file() else (REPO / d).rglob("*")):
             if f.is_file() and "__pycache__" not in f.parts and f != Path(__file__).resolve():
-                for name in CODE_VAR.findall(f.read_text(errors="ignore")):
+                text = f.read_text(errors="ignore")
+                for name in [*CODE_VAR.findall(text), *profile_variables(text)]:
                     found.setdefault(name, f.relative_to(REPO).as_posix())
     return found
 
