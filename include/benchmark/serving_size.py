@@ -22,7 +22,7 @@ import time
 from datetime import datetime, timedelta
 
 from benchmark.figures import log
-from telemetry import config, postgres
+from telemetry import config, names, postgres
 from telemetry.schema import WINDOW_TOTAL_COLUMNS
 
 HOUR = datetime(2001, 3, 1, 10)  # a day no other figure uses
@@ -152,7 +152,7 @@ def dashboard_queries(settings: config.Settings, runs: int) -> list[tuple[str, f
             ),
             ("quota_warning", "quota_warning", {**day, "max_rows": 200}),
             ("quota_confirmed", "quota_confirmed", {**day, "max_rows": 200}),
-            ("speed_freshness", "speed_freshness", {"query_name": postgres.SPEED_QUERY}),
+            ("speed_freshness", "speed_freshness", {"query_name": names.SPEED_QUERY}),
             ("hours_not_exact", "hours_not_exact", day),
             ("reconciliation", "reconciliation", day),
             ("quarantine_by_reason", "quarantine_by_reason", day),

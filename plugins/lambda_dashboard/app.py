@@ -18,13 +18,14 @@ from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_vi
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, JSONResponse
 
+from telemetry.names import METRIC_TYPES, SPEED_QUERY
+
 from . import queries
 
 URL_PREFIX = "/telemetry"
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_HOURS = 168  # a week of hours: every query is bounded by its time range and a row limit
-TYPES = {"antenna": "antenna_bytes_total", "app": "app_bytes_total", "user": "user_bytes_total"}
-SPEED_QUERY = "speed_layer"  # its row in speed_layer_progress (telemetry.postgres.SPEED_QUERY)
+
 
 # Keys are antenna ids, app names or emails: printable text, bounded.
 KEY_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
@@ -114,7 +115,7 @@ def create_app() -> FastAPI:
         range's last hour."""
         start, stop = time_range(hours, end)
         last_hour = stop - dt.timedelta(hours=1)
-        params = {"type": TYPES[dimension], "key": key, "top_n": top}
+        params = {"type": METRIC_TYPES[dimension], "key": key, "top_n": top}
         with queries.reader() as conn:
             hourly = queries.rows(conn, "traffic_hourly", start=start, end=stop, **params)
             windows = queries.rows(conn, "traffic_windows", start=last_hour, end=stop, **params)

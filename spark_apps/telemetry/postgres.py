@@ -16,7 +16,6 @@ from telemetry.config import Settings
 from telemetry.schema import STATS_COLUMNS, WINDOW_TOTAL_COLUMNS
 
 HOUR = dt.timedelta(hours=1)
-SPEED_QUERY = "speed_layer"  # its row in speed_layer_progress (the hourly DAG waits on it)
 # What a restart, a crash or a network cut of PostgreSQL raises: the server is away, the same
 # transaction may succeed later. Anything else (bad data, a missing table) is not retried.
 TRANSIENT_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)

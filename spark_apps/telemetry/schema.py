@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import types as T
 
+from telemetry.names import METRIC_TYPES
 from telemetry.settings_declared import SETTINGS
 
 _DEFAULT = {s.field: s.default for s in SETTINGS}
@@ -58,11 +59,11 @@ class ValidationRules:
 
 # Metric type written to PostgreSQL -> the event column that keys it.
 METRIC_KEYS: dict[str, str] = {
-    "antenna_bytes_total": "antenna_id",
-    "user_bytes_total": "id",
-    "app_bytes_total": "app",
+    METRIC_TYPES["antenna"]: "antenna_id",
+    METRIC_TYPES["user"]: "id",
+    METRIC_TYPES["app"]: "app",
 }
-USER_METRIC = "user_bytes_total"
+USER_METRIC = METRIC_TYPES["user"]
 
 PARTITION_COLUMNS: tuple[str, ...] = ("year", "month", "day", "hour")
 

@@ -8,6 +8,7 @@ import sys
 import psycopg
 
 from telemetry import config
+from telemetry.names import SPEED_QUERY
 
 SHOWN = 5  # hours listed by name; the rest are counted
 
@@ -18,7 +19,8 @@ def main() -> int:
         with psycopg.connect(settings.pg_dsn, connect_timeout=3) as conn:
             progress = conn.execute(
                 "SELECT watermark, offsets_behind, updated_at FROM speed_layer_progress"
-                " WHERE query_name = 'speed_layer'"
+                " WHERE query_name = %s",
+                (SPEED_QUERY,),
             ).fetchone()
             hours = conn.execute(
                 "SELECT timestamp, reason FROM hours_not_exact ORDER BY timestamp DESC"

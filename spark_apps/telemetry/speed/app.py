@@ -14,7 +14,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from telemetry import config, kafka_client, kafka_offsets, logs, postgres, preflight, transforms
+from telemetry import (
+    config,
+    kafka_client,
+    kafka_offsets,
+    logs,
+    names,
+    preflight,
+    transforms,
+)
 from telemetry.schema import ValidationRules
 from telemetry.session import get_session
 from telemetry.speed import commit, raw_dataset_space
@@ -59,11 +67,9 @@ def start(
 ) -> StreamingQuery:
     return (
         parsed_records(spark, settings)
-        .writeStream.queryName(postgres.SPEED_QUERY)
+        .writeStream.queryName(names.SPEED_QUERY)
         .foreachBatch(MicroBatchWriter(spark, settings, metrics))
-        .option(
-            "checkpointLocation", config.uri_join(settings.checkpoint_dir, postgres.SPEED_QUERY)
-        )
+        .option("checkpointLocation", config.uri_join(settings.checkpoint_dir, names.SPEED_QUERY))
         .trigger(processingTime=settings.trigger)
         .start()
     )

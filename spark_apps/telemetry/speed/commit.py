@@ -12,8 +12,8 @@ import psycopg
 
 from telemetry import failpoints
 from telemetry.config import Settings
+from telemetry.names import SPEED_QUERY
 from telemetry.postgres import (
-    SPEED_QUERY,
     SPEED_STAGED,
     TRANSIENT_ERRORS,
     drop_abandoned,
