@@ -11,7 +11,8 @@ import argparse
 import sys
 
 from telemetry import logs
-from telemetry.batch_job import HOUR, recompute_hours, run, utc_naive, whole_hours
+from telemetry.batch_job import recompute_hours, run
+from telemetry.hours import HOUR, utc_naive, whole_hours
 
 log = logs.get("batch-hourly")
 

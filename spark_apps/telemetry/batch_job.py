@@ -10,17 +10,8 @@ import time
 from pyspark.sql import DataFrame, SparkSession
 
 from telemetry import batch, config, logs, pg_stage, postgres, preflight, raw_store, transforms
+from telemetry.hours import HOUR, utc_naive
 from telemetry.schema import STATS_COLUMNS, WINDOW_TOTAL_COLUMNS
-
-HOUR = dt.timedelta(hours=1)
-
-
-def utc_naive(value: str) -> dt.datetime:
-    """'2026-11-28T05:00:00+00:00' or '2026-11-28' -> naive UTC datetime."""
-    parsed = dt.datetime.fromisoformat(value)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
 
 
 def utc_day(value: str) -> dt.datetime:
@@ -35,14 +26,6 @@ def day_parser(description: str) -> argparse.ArgumentParser:
         "--day", required=True, type=utc_day, help="the UTC day, YYYY-MM-DD (or an ISO timestamp)"
     )
     return p
-
-
-def whole_hours(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    if start.minute or start.second or start.microsecond or end.minute or end.second:
-        raise ValueError(f"the interval {start} .. {end} does not start and end on whole hours")
-    if end <= start:
-        raise ValueError(f"the interval {start} .. {end} is empty")
-    return start, end
 
 
 def read_users(spark: SparkSession, settings: config.Settings) -> DataFrame:

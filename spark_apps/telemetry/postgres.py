@@ -13,9 +13,9 @@ import psycopg
 
 from telemetry import failpoints, logs
 from telemetry.config import Settings
+from telemetry.hours import HOUR
 from telemetry.schema import STATS_COLUMNS, WINDOW_TOTAL_COLUMNS
 
-HOUR = dt.timedelta(hours=1)
 # What a restart, a crash or a network cut of PostgreSQL raises: the server is away, the same
 # transaction may succeed later. Anything else (bad data, a missing table) is not retried.
 TRANSIENT_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)

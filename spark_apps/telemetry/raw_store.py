@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from telemetry.hours import hours_between
 from telemetry.raw_layout import hour_folder
 from telemetry.schema import PARTITION_COLUMNS, RAW_COLUMNS
 
@@ -124,14 +125,8 @@ def landed_folders(
 ) -> list[str]:
     """The hour folders of [start, end) that exist."""
     fs, jvm = filesystem(spark, root)
-    folders = []
-    t = start.replace(minute=0, second=0, microsecond=0)
-    while t < end:
-        folder = hour_folder(root, t)
-        if fs.exists(jvm.org.apache.hadoop.fs.Path(folder)):
-            folders.append(folder)
-        t += dt.timedelta(hours=1)
-    return folders
+    folders = [hour_folder(root, t) for t in hours_between(start, end)]
+    return [f for f in folders if fs.exists(jvm.org.apache.hadoop.fs.Path(f))]
 
 
 def read_hours(spark: SparkSession, root: str, start: dt.datetime, end: dt.datetime) -> DataFrame:

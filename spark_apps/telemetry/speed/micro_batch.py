@@ -24,11 +24,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from telemetry import config, logs, pg_stage, postgres, raw_store, transforms
+from telemetry.hours import utc
 from telemetry.schema import QUARANTINE_COLUMNS, WINDOW_TOTAL_COLUMNS
 from telemetry.speed import commit, verdicts
 from telemetry.speed.metrics import SpeedMetrics
 from telemetry.speed.seen_keys import SeenKeys, release, state_was_lost
-from telemetry.speed.summary import BatchSummary, stage_windows, summarize, utc
+from telemetry.speed.summary import BatchSummary, stage_windows, summarize
 
 log = logs.get("speed-layer")
 

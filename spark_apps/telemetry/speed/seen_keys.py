@@ -17,8 +17,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from telemetry import raw_store, transforms
+from telemetry.hours import utc
 from telemetry.schema import COUNTED
-from telemetry.speed.summary import utc
 from telemetry.speed.verdicts import KEY_COLUMNS, STATE_SCHEMA, at_or_below
 
 # Spark's error when a task needs a local checkpoint block whose executor is gone.

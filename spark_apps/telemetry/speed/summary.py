@@ -18,6 +18,7 @@ from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from telemetry import pg_stage, transforms
+from telemetry.hours import utc
 from telemetry.schema import COUNTED, DUPLICATE, LATE, METRIC_KEYS
 from telemetry.speed.verdicts import bounded_time
 from telemetry.transforms import Transform
@@ -115,13 +116,6 @@ def stage_windows(target: pg_stage.Target, token: str) -> Transform:
         return staged.drop("is_window", "timestamp")
 
     return transform
-
-
-def utc(epoch_seconds: int | None) -> dt.datetime | None:
-    """Epoch seconds -> naive UTC datetime, as PostgreSQL's TIMESTAMP columns hold them."""
-    if epoch_seconds is None:
-        return None
-    return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).replace(tzinfo=None)
 
 
 @dataclass
