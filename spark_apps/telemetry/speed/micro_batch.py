@@ -133,7 +133,7 @@ class MicroBatchWriter:
             step("land")
             bounded = [t for t in (summary.max_bounded_time, self.max_event_time) if t]
             max_event_time = max(bounded) if bounded else None
-            rejected = records.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
+            rejected = transforms.rejected_events(records)
             self._commit(rejected, batch_id, token, summary, max_event_time, started)
             step("postgres")
             if self.metrics is not None:
