@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
-from simulator.events import SEED_ANTENNAS, SEED_USERS, Generator, GroundTruth, Plan
+from simulator.events import SEED_ANTENNAS, SEED_USERS, Generator, Plan
+from simulator.ground_truth import GroundTruth
 from simulator.producer import SendStats, SimulatorError, connect, send_all
 
 PROG = "simulator"

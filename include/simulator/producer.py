@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.events import KINDS, GroundTruth, Message
+from simulator.events import KINDS, Message
+from simulator.ground_truth import GroundTruth
 
 
 class SimulatorError(Exception):

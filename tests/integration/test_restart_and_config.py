@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from simulator.events import Generator, GroundTruth, Plan
+from simulator.events import Generator, Plan
+from simulator.ground_truth import GroundTruth
 from telemetry import config
 
 from .conftest import REPO, SUBMIT, wait_until

@@ -11,7 +11,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from simulator.events import MALFORMED_REASONS, Event, Generator, GroundTruth, Plan, user_id
+from simulator.events import MALFORMED_REASONS, Event, Generator, Plan, user_id
+from simulator.ground_truth import GroundTruth
 from telemetry import raw_store
 
 from .conftest import wait_until

@@ -19,13 +19,13 @@ from simulator.events import (
     MALFORMED_REASONS,
     Event,
     Generator,
-    GroundTruth,
     Message,
     Plan,
     antenna_id,
     generate,
     user_id,
 )
+from simulator.ground_truth import GroundTruth
 from simulator.producer import SimulatorError, connect, producer_config, send_all
 
 T0 = 1_600_545_600  # 2020-09-19 20:00:00 UTC
