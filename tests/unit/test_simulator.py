@@ -13,7 +13,7 @@ import pytest
 
 import simulator.__main__ as cli
 from simulator import bench
-from simulator.__main__ import build_parser, build_plan
+from simulator.arguments import build_parser, build_plan
 from simulator.events import (
     APPS,
     MALFORMED_REASONS,
@@ -26,7 +26,8 @@ from simulator.events import (
     user_id,
 )
 from simulator.ground_truth import GroundTruth
-from simulator.producer import SimulatorError, connect, producer_config, send_all
+from simulator.producer import SimulatorError, connect, send_all
+from simulator.producer_config import producer_config
 
 T0 = 1_600_545_600  # 2020-09-19 20:00:00 UTC
 MIN_EPOCH = 946_684_800
@@ -499,7 +500,7 @@ class _Cluster:
 def test_memoized_partitioner_matches_kafkas_default_partitioning():
     from kafka.partitioner import DefaultPartitioner
 
-    from simulator.producer import key_hash_partitioner
+    from simulator.producer_config import key_hash_partitioner
 
     memoized, default = key_hash_partitioner(), DefaultPartitioner()
     keys = [user_id(n).encode() for n in range(500)] * 2  # each key twice: the memo is used
