@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -108,11 +107,11 @@ def driver_table(drains: Sequence[Drain]) -> str:
     return _columns(rows)
 
 
-def freshness_table(figures: Sequence[Figure]) -> str:
+def freshness_table(figures: Sequence[Figure], trigger: str) -> str:
     """Each freshness run in detail: load asked and sent, probes, p50 / p95 / max."""
     lines = [
         "freshness, produce -> window total visible in bytes, one speed layer live for every "
-        f"rate (trigger {os.environ.get('LAMBDA_TRIGGER', '1 second')}):"
+        f"rate (trigger {trigger}):"
     ]
     for fig in figures:
         f = fig.extra["freshness"]
