@@ -1,6 +1,7 @@
 """Names the speed layer, the batch layer, the dashboard and the tools share (pure Python: the
-dashboard imports it inside Airflow). The SQL files spell the same names: the metric types in
-sql/batch/reconcile.sql and sql/dashboard/, the query's row in sql/batch/interval_complete.sql."""
+dashboard imports it inside Airflow). SQL files, the dashboard's script and the shell scripts
+cannot import it and spell the same names; tests/unit/test_names.py fails on a spelling not
+declared here."""
 
 from __future__ import annotations
 
