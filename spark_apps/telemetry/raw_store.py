@@ -48,14 +48,6 @@ def _list_files(fs, jvm, root: str) -> list[str]:
     return found
 
 
-def list_files(spark: SparkSession, root: str) -> list[str]:
-    """Every file under ``root``, on any Hadoop file system (none when it does not exist)."""
-    fs, jvm = filesystem(spark, root)
-    if not fs.exists(jvm.org.apache.hadoop.fs.Path(root)):
-        return []
-    return _list_files(fs, jvm, root)
-
-
 def _move(fs, jvm, source: str, target: str) -> None:
     """Rename, replacing the target: Hadoop's rename does not overwrite."""
     hpath = jvm.org.apache.hadoop.fs.Path

@@ -44,6 +44,18 @@ HOUR = dt.timedelta(hours=1)
 RECOVERY_LIMIT_S = 120  # two one-core workers, three brokers, HDFS and Airflow on two cores
 
 
+def files_under(spark, root: str) -> list[str]:
+    """Every file under ``root`` through Hadoop's FileSystem, as the product reaches HDFS."""
+    fs, jvm = raw_store.filesystem(spark, root)
+    path = jvm.org.apache.hadoop.fs.Path(root)
+    if not fs.exists(path):
+        return []
+    found, it = [], fs.listFiles(path, True)
+    while it.hasNext():
+        found.append(it.next().getPath().toString())
+    return found
+
+
 def json_at(url: str):
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)
@@ -153,8 +165,8 @@ def test_cluster(settings, spark, capsys):
     batch_s = time.monotonic() - batch_began
 
     found = check_everything(settings, spark, topic, ledger, day, first_hour, end, True)
-    landed = [f for f in raw_store.list_files(spark, settings.raw_dir) if f.endswith(".parquet")]
-    checkpoint = raw_store.list_files(spark, env["LAMBDA_CHECKPOINT_DIR"])
+    landed = [f for f in files_under(spark, settings.raw_dir) if f.endswith(".parquet")]
+    checkpoint = files_under(spark, env["LAMBDA_CHECKPOINT_DIR"])
     local = sorted(str(p) for p in Path(home).rglob("*.parquet"))
     summary = render(
         seconds, rate, ledger, found, results, placed, started_s, batch_s, landed, checkpoint
