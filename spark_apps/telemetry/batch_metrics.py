@@ -1,6 +1,7 @@
-"""The batch layer's Prometheus exporter (docs/operations.md): what it has published, what is
-overdue, the reconciliation's unexplained bytes, tasks that failed for good (the telemetry
-database, as the read-only role) and the batch DAGs' last runs (Airflow's metadata database).
+"""The batch layer's Prometheus exporter (docs/operations.md "Monitoring"): what it has
+published, what is overdue, the reconciliation's unexplained bytes, tasks that failed for good
+(the telemetry database, as the read-only role) and the batch DAGs' last runs (Airflow's
+metadata database).
 
 Read when scraped (a custom collector over sql/metrics/*.sql): the figures are the tables', never
 a copy that could drift. A database that does not answer makes lambda_batch_source_up 0, not a
@@ -49,13 +50,15 @@ class BatchLayerCollector(Collector):
         self.telemetry = settings.as_role("reader")
         self.metadata = settings.as_role("metadata")
         self.max_wait = settings.hour_max_wait_seconds
+        self.retain_windows_days = settings.retain_windows_days
 
     def _telemetry(self) -> Iterator[Metric]:
         with psycopg.connect(self.telemetry.pg_dsn) as conn:
+            kept = {"retain_windows_days": self.retain_windows_days}
             last_hour, last_day, overdue, unexplained_hours = conn.execute(
-                _sql("batch_layer.sql"), {"max_wait_seconds": self.max_wait}
+                _sql("batch_layer.sql"), {"max_wait_seconds": self.max_wait, **kept}
             ).fetchone()
-            by_type = conn.execute(_sql("unexplained.sql")).fetchall()
+            by_type = conn.execute(_sql("unexplained.sql"), kept).fetchall()
             failures = conn.execute(_sql("task_failures.sql")).fetchall()
         yield _gauge(
             "lambda_batch_last_hour_published_timestamp_seconds",
