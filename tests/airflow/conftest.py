@@ -41,26 +41,39 @@ _batch_ids = iter(range(1_000_000, 2_000_000))
 
 
 @pytest.fixture(scope="session")
-def land(settings) -> Callable[[list[dict]], None]:
-    """Land event dicts in the master dataset with the speed layer's writer (raw_store)."""
+def land(settings) -> Iterator[Callable[[list[dict]], None]]:
+    """Land event dicts in the master dataset with the speed layer's writer (raw_store), through
+    one Spark-side process for the whole session (tests/support/land_events.py)."""
+    log = (settings.home / "logs" / "land-events.log").open("a")
+    lander = subprocess.Popen(
+        [
+            str(settings.spark_venv / "bin" / "python"),
+            str(REPO / "tests/support/land_events.py"),
+            settings.raw_dir,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
 
     def land_events(events: list[dict]) -> None:
-        lines = "\n".join(json.dumps(e) for e in events)
-        subprocess.run(
-            [
-                str(settings.spark_venv / "bin" / "python"),
-                str(REPO / "tests/support/land_events.py"),
-                settings.raw_dir,
-                str(next(_batch_ids)),
-            ],
-            input=lines,
-            text=True,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        request = {"batch_id": next(_batch_ids), "events": events}
+        lander.stdin.write(json.dumps(request) + "\n")
+        lander.stdin.flush()
+        for line in lander.stdout:  # Spark may print too: the answer is the REPLY line
+            if line.startswith("REPLY "):
+                assert line.startswith("REPLY landed"), f"{line.strip()} (see {log.name})"
+                return
+        raise AssertionError(f"the lander exited {lander.wait()} (see {log.name})")
 
-    return land_events
+    yield land_events
+    lander.stdin.close()
+    try:
+        lander.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        lander.kill()
+    log.close()
 
 
 def event(
