@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import select
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -57,15 +58,19 @@ def land(settings) -> Iterator[Callable[[list[dict]], None]]:
         text=True,
     )
 
-    def land_events(events: list[dict]) -> None:
+    def land_events(events: list[dict], timeout: float = 300) -> None:
         request = {"batch_id": next(_batch_ids), "events": events}
         lander.stdin.write(json.dumps(request) + "\n")
         lander.stdin.flush()
-        for line in lander.stdout:  # Spark may print too: the answer is the REPLY line
-            if line.startswith("REPLY "):
-                assert line.startswith("REPLY landed"), f"{line.strip()} (see {log.name})"
-                return
-        raise AssertionError(f"the lander exited {lander.wait()} (see {log.name})")
+        # One answer line per request and nothing else on that pipe, so nothing waits in the
+        # reader's buffer and select() sees the answer.
+        if not select.select([lander.stdout], [], [], timeout)[0]:
+            lander.kill()
+            raise AssertionError(f"no answer from the lander in {timeout} s (see {log.name})")
+        line = lander.stdout.readline()
+        if not line:
+            raise AssertionError(f"the lander exited {lander.wait()} (see {log.name})")
+        assert line.startswith("REPLY landed"), f"{line.strip()} (see {log.name})"
 
     yield land_events
     lander.stdin.close()
