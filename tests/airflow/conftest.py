@@ -73,6 +73,7 @@ def land(settings) -> Iterator[Callable[[list[dict]], None]]:
         assert line.startswith("REPLY landed"), f"{line.strip()} (see {log.name})"
 
     yield land_events
+    lander.stdin.write(json.dumps({"stop": True}) + "\n")
     lander.stdin.close()
     try:
         lander.wait(timeout=60)

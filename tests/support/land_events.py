@@ -4,11 +4,12 @@ mark their hours in landed_hours as it does.
 Run with the Spark side's Python (the Airflow-side tests have no full pyspark), once per test
 session: one SparkSession serves every request, so a landing costs no Spark start.
     python tests/support/land_events.py ROOT
-Each request is one stdin line, {"batch_id": N, "events": [...]}; each event {"timestamp", "id",
-"antenna_id", "bytes", "app", "kafka_partition", "kafka_offset", "kafka_timestamp" (epoch
-seconds), "speed_status" (optional: counted, late, duplicate; absent or null: landed without the
-speed layer)}. The answer is one stdout line starting with REPLY: "landed N files" or the error;
-anything else goes to stderr.
+Each request is one stdin line, {"batch_id": N, "events": [...]}; {"stop": true} ends it (a
+child the tests forked may hold the pipe open, so end-of-file may never come). Each event:
+{"timestamp", "id", "antenna_id", "bytes", "app", "kafka_partition", "kafka_offset",
+"kafka_timestamp" (epoch seconds), "speed_status" (optional: counted, late, duplicate; absent or
+null: landed without the speed layer)}. The answer is one stdout line starting with REPLY:
+"landed N files" or the error; anything else goes to stderr.
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ def main() -> int:
         for line in sys.stdin:
             if not line.strip():
                 continue
+            request = json.loads(line)
+            if request.get("stop"):
+                break
             try:
-                request = json.loads(line)
                 files = land(spark, settings, root, request["batch_id"], request["events"])
                 print(f"{REPLY}landed {files} files", file=answers)
             except Exception as exc:  # the test gets the reason, the next request a fresh try
